@@ -1,0 +1,61 @@
+"""Dependencies shared by the routers: the runtime, a session per request, the current user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from backend.models import User
+from backend.runtime import Runtime
+from backend.services.context import AppContext
+from backend.services.errors import Unauthorized
+from backend.services.security import read_access_token
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_ctx(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AppContext:
+    return runtime.ctx
+
+
+def get_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Session]:
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_user(
+    session: SessionDep, ctx: CtxDep, token: Annotated[str | None, Depends(oauth2)]
+) -> User:
+    if not token:
+        raise Unauthorized("sign in first: send an Authorization: Bearer <token> header")
+    user_id = read_access_token(token, ctx.settings.secret_key)
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.is_active:
+        raise Unauthorized("the access token is invalid or has expired; sign in again")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def owner_id(user: User) -> int:
+    assert user.id is not None
+    return user.id

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.schemas import (
+    DecisionOut,
+    ErrorOut,
+    GroupOut,
+    GroupPage,
+    ImageOut,
+    KeeperOut,
+    PairOut,
+    ResolveIn,
+)
+from backend.core.grouping import Tier
+from backend.models import GroupDecision
+from backend.services import decisions
+from backend.services.grouping.queries import GroupView, get_group, list_groups, view
+
+router = APIRouter(prefix="/duplicates", tags=["duplicates"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+
+
+def _out(v: GroupView) -> GroupOut:
+    assert v.group.id is not None
+    return GroupOut(
+        id=v.group.id,
+        tier=v.group.tier,
+        status=v.group.status,
+        images=[ImageOut.of(i) for i in v.images],
+        suggested_keep=KeeperOut(image_id=v.keeper.image_id, reasons=v.keeper.reasons),
+        pairs=[
+            PairOut(image_a=p.image_a, image_b=p.image_b, tier=p.tier, hash_distance=p.distance)
+            for p in v.pairs
+        ],
+    )
+
+
+@router.get("/groups", response_model=GroupPage)
+def groups(
+    user: CurrentUser,
+    session: SessionDep,
+    tier: Tier | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> GroupPage:
+    views, total = list_groups(session, owner_id(user), tier, page, size)
+    return GroupPage(items=[_out(v) for v in views], total=total, page=page, size=size)
+
+
+@router.get("/groups/{group_id}", response_model=GroupOut, responses=ERRORS)
+def group(group_id: int, user: CurrentUser, session: SessionDep) -> GroupOut:
+    return _out(view(session, get_group(session, owner_id(user), group_id)))
+
+
+def _decision(d: GroupDecision) -> DecisionOut:
+    assert d.group_id is not None
+    return DecisionOut(group_id=d.group_id, status=d.action, keep=d.keep, trash=d.trash)
+
+
+@router.post("/groups/{group_id}/resolve", response_model=DecisionOut, responses=ERRORS)
+def resolve(
+    group_id: int, body: ResolveIn, user: CurrentUser, session: SessionDep, ctx: CtxDep
+) -> DecisionOut:
+    return _decision(
+        decisions.resolve(session, ctx, owner_id(user), group_id, body.keep, body.trash)
+    )
+
+
+@router.post("/groups/{group_id}/dismiss", response_model=DecisionOut, responses=ERRORS)
+def dismiss(group_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> DecisionOut:
+    return _decision(decisions.dismiss(session, ctx, owner_id(user), group_id))

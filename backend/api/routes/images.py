@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, File, Response, UploadFile, status
+
+from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.schemas import AcceptedImage, ErrorOut, ImageOut, RejectedFile, UploadOut
+from backend.services import images
+from backend.services.errors import AppError
+from backend.services.features.extract import TASK_NAME as EXTRACT
+from backend.services.ingestion.upload import IncomingFile, ingest_upload
+
+router = APIRouter(prefix="/images", tags=["images"])
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
+_MEDIA = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+
+
+def _read_limited(files: list[UploadFile], limit: int) -> Iterator[IncomingFile]:
+    """One file in memory at a time, never more than the limit plus one byte of it."""
+    for upload in files:
+        data = upload.file.read(limit + 1)
+        yield IncomingFile(upload.filename or "", data if len(data) <= limit else None)
+        upload.file.close()
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadOut,
+    responses={413: {"model": ErrorOut}},
+)
+def upload(
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: CtxDep,
+    files: list[UploadFile] = File(description="Image files; repeat the field for many"),
+) -> UploadOut:
+    limit = ctx.settings.max_files_per_upload
+    if len(files) > limit:
+        raise AppError(f"{len(files)} files sent; send at most {limit} per request", 413)
+    result = ingest_upload(
+        session,
+        ctx.store,
+        ctx.settings.decode_limits,
+        owner_id(user),
+        _read_limited(files, ctx.settings.max_upload_bytes),
+    )
+    session.commit()
+    for image in result.images:  # after commit: a worker must find the row it is sent
+        ctx.jobs.enqueue(EXTRACT, image_id=image.id)
+    assert result.job.id is not None
+    return UploadOut(
+        job_id=result.job.id,
+        images=[
+            AcceptedImage(id=i.id, filename=i.filename, status=i.state)
+            for i in result.images
+            if i.id is not None
+        ],
+        rejected=[RejectedFile(filename=f, reason=r) for f, r in result.rejected],
+    )
+
+
+@router.get("/{image_id}", response_model=ImageOut, responses=NOT_FOUND)
+def get_image(image_id: int, user: CurrentUser, session: SessionDep) -> ImageOut:
+    return ImageOut.of(images.get_image(session, owner_id(user), image_id))
+
+
+@router.get(
+    "/{image_id}/thumbnail",
+    responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
+    response_class=Response,
+)
+def thumbnail(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
+    image = images.get_image(session, owner_id(user), image_id)
+    return Response(
+        images.read_thumbnail(ctx, image),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
+@router.get(
+    "/{image_id}/file",
+    responses={200: {"content": {"image/*": {}}}, **NOT_FOUND},
+    response_class=Response,
+)
+def original(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
+    image = images.get_image(session, owner_id(user), image_id)
+    data = images.read_original(ctx, image)
+    safe_name = image.filename.replace('"', "_").encode("ascii", "replace").decode()
+    return Response(
+        data,
+        media_type=_MEDIA.get(image.format or "", "application/octet-stream"),
+        headers={
+            "Content-Disposition": f'inline; filename="{safe_name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.delete("/{image_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
+    images.delete_image(session, ctx, owner_id(user), image_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,113 @@
+"""``dupfinder``: scan a folder for duplicates, or serve the API with its embedded worker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from backend.config import Settings
+from backend.services.scan import ScanReport, scan_folder
+
+
+def _summary(report: ScanReport) -> str:
+    lines = [
+        f"Scanned {report.files} files in {report.root} "
+        f"({report.analysed} analysed now, the rest remembered) in {report.seconds:.1f} s."
+    ]
+    for tier, title in (
+        ("exact", "Exact duplicates (identical pictures)"),
+        ("near", "Near-duplicates (the same photo, edited or re-encoded)"),
+    ):
+        groups = [g for g in report.groups if g.tier == tier]
+        copies = sum(len(g.paths) - 1 for g in groups)
+        lines.append(f"\n{title}: {len(groups)} group(s), {copies} extra copies")
+        for n, g in enumerate(groups, 1):
+            lines.append(f"  group {n}:")
+            for path in g.paths:
+                mark = "keep" if path == g.keep else "    "
+                lines.append(f"    [{mark}] {path}")
+            lines.append(f"    why keep: {'; '.join(g.reasons)}")
+    if report.skipped:
+        lines.append(f"\nSkipped {len(report.skipped)} file(s):")
+        lines.extend(f"  {p}: {r}" for p, r in report.skipped)
+    return "\n".join(lines)
+
+
+def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    bar = tqdm(
+        total=0,
+        unit="img",
+        desc="analysing",
+        file=sys.stderr,
+        disable=args.quiet,
+        dynamic_ncols=True,
+    )
+
+    def progress(finished: int, total: int) -> None:
+        bar.total = total
+        bar.n = finished
+        bar.refresh()
+
+    try:
+        report = scan_folder(runtime, args.folder, progress)
+    except NotADirectoryError as exc:
+        print(f"dupfinder: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+        runtime.close()
+    if args.json:
+        json.dump(report.as_json(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(_summary(report))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from backend.main import create_app
+
+    print(
+        f"Duplicate Image Finder on http://{args.host}:{args.port} (API docs at /docs); "
+        f"data in {settings.data_dir}",
+        file=sys.stderr,
+    )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dupfinder", description=__doc__)
+    parser.add_argument(
+        "--data-dir",
+        help="where the database and images live "
+        "(default: $DUPFINDER_DATA_DIR or ~/.local/share/dupfinder)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    scan = sub.add_parser("scan", help="find duplicates in a folder (recursively)")
+    scan.add_argument("folder")
+    scan.add_argument("--json", action="store_true", help="print the groups as JSON")
+    scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    serve = sub.add_parser("serve", help="run the API and the embedded worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {"DUPFINDER_DATA_DIR": args.data_dir} if args.data_dir else {}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    handler = cmd_scan if args.command == "scan" else cmd_serve
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from backend.config.settings import Settings
+
+__all__ = ["Settings"]

@@ -1,0 +1,83 @@
+"""Settings: read once from the environment (and .env), passed in everywhere, never global."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.core.decode import DecodeLimits
+
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "dupfinder"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=default_data_dir, alias="DUPFINDER_DATA_DIR")
+    # The seed's variable names.
+    database_url: str = Field(default="", alias="DATABASE_URL")
+    celery_broker_url: str = Field(default="", alias="CELERY_BROKER_URL")
+    celery_backend_url: str = Field(default="", alias="CELERY_BACKEND_URL")
+    google_photos_url: str = Field(
+        default="https://photoslibrary.googleapis.com", alias="GOOGLE_PHOTOS_URL"
+    )
+    fastapi_endpoint: str = Field(default="http://127.0.0.1:8000", alias="FASTAPI_ENDPOINT")
+
+    storage_dir: Path | None = Field(default=None, alias="DUPFINDER_STORAGE_DIR")
+    secret_key: str = Field(default=DEV_SECRET, alias="DUPFINDER_SECRET_KEY")
+    access_token_minutes: int = Field(default=60 * 24, alias="DUPFINDER_ACCESS_TOKEN_MINUTES")
+    cors_origins: list[str] = Field(default_factory=list, alias="DUPFINDER_CORS_ORIGINS")
+
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, alias="DUPFINDER_MAX_UPLOAD_BYTES")
+    max_image_pixels: int = Field(default=150_000_000, alias="DUPFINDER_MAX_IMAGE_PIXELS")
+    max_files_per_upload: int = Field(default=500, alias="DUPFINDER_MAX_FILES_PER_UPLOAD")
+    worker_threads: int = Field(default=0, alias="DUPFINDER_WORKER_THREADS")  # 0: one per core
+    # Perceptual-hash distance (of 64 bits) at or under which two pictures are the same photo.
+    # Calibrated on the shared benchmark: see bench/RESULTS.md.
+    near_distance: int = Field(default=8, ge=0, le=16, alias="DUPFINDER_NEAR_DISTANCE")
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> Self:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'dupfinder.sqlite3'}"
+        if self.storage_dir is None:
+            self.storage_dir = self.data_dir / "blobs"
+        if self.environment == "production" and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "DUPFINDER_SECRET_KEY must be set to a random string of 32+ characters in "
+                "production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        return self
+
+    @property
+    def blob_dir(self) -> Path:
+        assert self.storage_dir is not None  # filled by the validator
+        return self.storage_dir
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(
+            max_bytes=self.max_upload_bytes,
+            max_pixels=self.max_image_pixels,
+            max_side=DecodeLimits().max_side,
+        )
+
+    @property
+    def threads(self) -> int:
+        return self.worker_threads or max(1, os.cpu_count() or 1)

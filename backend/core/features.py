@@ -1,0 +1,83 @@
+"""Everything the service learns about one image from its bytes, in one pass."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageChops
+
+from backend.core.decode import DecodeLimits, decode_full, decode_reduced, probe
+from backend.core.metadata import PhotoMetadata, read_metadata
+from backend.core.perceptual import luma, phash_variants
+
+HASH_DECODE_SIDE = 256  # shorter side of the reduced decode: ample for a 32×32 hash grid
+THUMBNAIL_SIDE = 256
+
+
+@dataclass(frozen=True)
+class ImageFeatures:
+    sha256: str
+    format: str
+    width: int
+    height: int
+    frames: int
+    is_greyscale: bool
+    phash: int  # upright picture
+    phash_variants: tuple[int, ...]  # the eight dihedral variants, upright first
+    metadata: PhotoMetadata
+    thumbnail_jpeg: bytes
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pixel_digest(data: bytes) -> str:
+    """SHA-256 of the decoded, upright pixels: equal for a JPEG and its lossless PNG copy.
+
+    Decodes at full size, so it is computed only for pairs the cheap hashes already matched.
+    """
+    im = decode_full(data)
+    h = hashlib.sha256(f"{im.mode}:{im.width}x{im.height}:".encode())
+    h.update(im.tobytes())
+    return h.hexdigest()
+
+
+def _greyscale(im: Image.Image) -> bool:
+    rgb = im.convert("RGB")
+    r, g, b = (rgb.getchannel(c) for c in "RGB")
+    spread = max(
+        ImageChops.difference(r, g).getextrema()[1], ImageChops.difference(g, b).getextrema()[1]
+    )
+    return spread <= 8
+
+
+def _thumbnail(im: Image.Image) -> bytes:
+    thumb = im.convert("RGB")
+    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    thumb.save(buf, "JPEG", quality=82, optimize=True)
+    return buf.getvalue()
+
+
+def extract_features(data: bytes, filename: str | None, limits: DecodeLimits) -> ImageFeatures:
+    """Validate and analyse one file; raises ``ImageRejected`` with a reason when unusable."""
+    header = probe(data, filename, limits)
+    opened = Image.open(io.BytesIO(data))
+    metadata = read_metadata(opened)
+    _, small = decode_reduced(data, HASH_DECODE_SIDE)
+    variants = phash_variants(luma(small))
+    return ImageFeatures(
+        sha256=sha256_hex(data),
+        format=header.format,
+        width=header.width,
+        height=header.height,
+        frames=header.frames,
+        is_greyscale=_greyscale(small),
+        phash=variants[0],
+        phash_variants=tuple(variants),
+        metadata=metadata,
+        thumbnail_jpeg=_thumbnail(small),
+    )

@@ -1,0 +1,49 @@
+"""The FastAPI application: ``create_app(settings)`` wires routers, errors and the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from backend import __version__
+from backend.api.errors import install_error_handlers
+from backend.api.routes import auth, duplicates, health, images, jobs
+from backend.config import Settings
+from backend.runtime import Runtime, build_runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """``runtime`` lets a caller (tests, the CLI) own the runtime's lifetime."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        rt = runtime or build_runtime(settings)
+        app.state.runtime = rt
+        if owned:
+            rt.start()
+        try:
+            yield
+        finally:
+            if owned:
+                rt.close()
+
+    app = FastAPI(
+        title="Duplicate Image Finder",
+        version=__version__,
+        description="Finds exact duplicates and near-duplicates in each person's photos.",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (auth, images, jobs, duplicates):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    app.include_router(health.router, prefix="/api/v1")
+    return app

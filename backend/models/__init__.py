@@ -1,0 +1,34 @@
+"""All tables; importing this module registers them on ``SQLModel.metadata``."""
+
+from backend.models.base import utcnow
+from backend.models.duplicate import (
+    DuplicateGroup,
+    GroupDecision,
+    GroupMember,
+    GroupStatus,
+    ImagePair,
+    PairDecision,
+    Verdict,
+)
+from backend.models.embedding import ImageEmbedding
+from backend.models.image import Image, ImageState, IngestionMode
+from backend.models.job import Job, JobState
+from backend.models.user import User
+
+__all__ = [
+    "DuplicateGroup",
+    "GroupDecision",
+    "GroupMember",
+    "GroupStatus",
+    "Image",
+    "ImageEmbedding",
+    "ImagePair",
+    "ImageState",
+    "IngestionMode",
+    "Job",
+    "JobState",
+    "PairDecision",
+    "User",
+    "Verdict",
+    "utcnow",
+]

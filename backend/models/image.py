@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from backend.models.base import str_enum, timestamp, utcnow
+
+
+class IngestionMode(StrEnum):
+    SCRAPE = "SCRAPE"
+    API = "API"
+    UPLOAD = "UPLOAD"
+    FOLDER = "FOLDER"  # `dupfinder scan`: files read in place, never copied
+
+
+class ImageState(StrEnum):
+    PENDING = "pending"  # stored, waiting for analysis
+    ANALYSED = "analysed"  # features known, not yet compared with the library
+    READY = "ready"  # compared and grouped
+    FAILED = "failed"  # unusable; ``error`` says why
+
+
+class Image(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "source", "source_id", name="uq_image_owner_source"),
+        sa.Index("ix_image_owner_state", "owner_id", "state"),
+        sa.Index("ix_image_owner_sha", "owner_id", "content_sha256"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    source: IngestionMode = Field(sa_type=str_enum(IngestionMode))
+    source_id: str | None = Field(default=None, max_length=1024)
+    source_version: str | None = Field(default=None, max_length=64)  # size:mtime for folders
+    job_id: int | None = Field(default=None, foreign_key="job.id", ondelete="SET NULL")
+    filename: str = Field(max_length=255)
+    storage_key: str = Field(max_length=1100)
+    thumbnail_key: str | None = Field(default=None, max_length=200)
+    content_sha256: str | None = Field(default=None, max_length=64)
+    pixel_hash: str | None = Field(default=None, max_length=64)
+    phash: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # The eight dihedral variants of the hash (8 × 8 bytes, big-endian): what a search sends.
+    phash_dihedral: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    width: int | None = None
+    height: int | None = None
+    format: str | None = Field(default=None, max_length=16)
+    size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    frames: int = 1
+    is_greyscale: bool = False
+    taken_at: datetime | None = Field(default=None, sa_type=sa.DateTime)
+    camera_make: str | None = Field(default=None, max_length=120)
+    camera_model: str | None = Field(default=None, max_length=120)
+    exif_fields: int = 0
+    state: ImageState = Field(default=ImageState.PENDING, sa_type=str_enum(ImageState))
+    error: str | None = Field(default=None, max_length=500)
+    trashed_at: datetime | None = Field(default=None, sa_type=timestamp())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=timestamp())

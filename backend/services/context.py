@@ -1,0 +1,25 @@
+"""What a use case or task needs from the outside world, built once by the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+
+from backend.config import Settings
+from backend.services.storage.blobstore import BlobStore
+
+
+class JobQueue(Protocol):
+    """Sends a task by name with plain arguments (ids only), after the caller has committed."""
+
+    def enqueue(self, name: str, **kwargs: Any) -> None: ...
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    store: BlobStore
+    jobs: JobQueue

@@ -1,0 +1,83 @@
+"""Use cases: a person resolves a group (keep some, trash others) or dismisses it.
+
+Decisions are stored per pair, so regrouping can never bring a decided group back.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from sqlmodel import Session
+
+from backend.core.grouping import pair
+from backend.models import GroupDecision, GroupStatus, Image, PairDecision, Verdict, utcnow
+from backend.services.context import AppContext
+from backend.services.errors import Conflict, Invalid
+from backend.services.grouping.queries import get_group, view
+from backend.services.grouping.update import TASK_NAME as GROUP
+
+
+def _decide_pairs(session: Session, owner_id: int, ids: list[int], verdict: Verdict) -> None:
+    for a, b in combinations(sorted(set(ids)), 2):
+        existing = session.get(PairDecision, pair(a, b))
+        if existing is None:
+            session.add(PairDecision(owner_id=owner_id, image_a=a, image_b=b, verdict=verdict))
+
+
+def resolve(
+    session: Session,
+    ctx: AppContext,
+    owner_id: int,
+    group_id: int,
+    keep: list[int],
+    trash: list[int],
+) -> GroupDecision:
+    group = get_group(session, owner_id, group_id)
+    if group.status != GroupStatus.OPEN:
+        raise Conflict(f"group {group_id} was already {group.status.value}")
+    members = {i.id: i for i in view(session, group).images}
+    unknown = sorted((set(keep) | set(trash)) - set(members))
+    if unknown:
+        raise Invalid(f"image(s) {unknown} are not in group {group_id}")
+    if set(keep) & set(trash):
+        raise Invalid("an image cannot be both kept and trashed")
+    if not keep:
+        raise Invalid("keep at least one image: resolving never trashes every copy")
+    now = utcnow()
+    for image_id in trash:
+        image: Image = members[image_id]
+        image.trashed_at = now
+        session.add(image)
+    _decide_pairs(session, owner_id, keep, Verdict.KEEP_BOTH)
+    return _close(session, ctx, group_id, owner_id, GroupStatus.RESOLVED, keep, trash)
+
+
+def dismiss(session: Session, ctx: AppContext, owner_id: int, group_id: int) -> GroupDecision:
+    group = get_group(session, owner_id, group_id)
+    if group.status != GroupStatus.OPEN:
+        raise Conflict(f"group {group_id} was already {group.status.value}")
+    ids = [i.id for i in view(session, group).images if i.id is not None]
+    _decide_pairs(session, owner_id, ids, Verdict.NOT_DUPLICATE)
+    return _close(session, ctx, group_id, owner_id, GroupStatus.DISMISSED, ids, [])
+
+
+def _close(
+    session: Session,
+    ctx: AppContext,
+    group_id: int,
+    owner_id: int,
+    status: GroupStatus,
+    keep: list[int],
+    trash: list[int],
+) -> GroupDecision:
+    group = get_group(session, owner_id, group_id)
+    group.status = status
+    group.updated_at = utcnow()
+    session.add(group)
+    decision = GroupDecision(
+        owner_id=owner_id, group_id=group_id, action=status, keep=sorted(keep), trash=sorted(trash)
+    )
+    session.add(decision)
+    session.commit()
+    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+    return decision

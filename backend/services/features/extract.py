@@ -1,0 +1,72 @@
+"""Task: analyse one stored image (hashes, size, metadata, thumbnail)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import Session
+
+from backend.core.decode import ImageRejected
+from backend.core.features import extract_features
+from backend.core.perceptual import pack_codes, to_signed
+from backend.models import Image, ImageState
+from backend.services.context import AppContext
+from backend.services.jobs import count_progress
+from backend.services.storage.blobstore import BlobNotFound, thumbnail_key
+
+log = logging.getLogger(__name__)
+TASK_NAME = "features.extract"
+
+
+def extract_image_features(ctx: AppContext, image_id: int) -> None:
+    """Idempotent: an image that is no longer pending is left as it is."""
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        image = session.get(Image, image_id)
+        if image is None or image.state != ImageState.PENDING:
+            return
+        owner_id = image.owner_id
+        try:
+            data = ctx.store.get(image.storage_key)
+            features = extract_features(data, image.filename, ctx.settings.decode_limits)
+        except ImageRejected as exc:
+            _fail(session, image, exc.reason)
+        except BlobNotFound:
+            _fail(session, image, "the stored file has disappeared")
+        except Exception as exc:  # an unexpected decoder error must not wedge the batch
+            log.exception("analysing image %s failed", image_id)
+            _fail(session, image, f"the image could not be analysed ({type(exc).__name__})")
+        else:
+            assert image.id is not None
+            key = thumbnail_key(owner_id, image.id)
+            ctx.store.put(key, features.thumbnail_jpeg)
+            meta = features.metadata
+            image.sqlmodel_update(
+                {
+                    "content_sha256": features.sha256,
+                    "phash": to_signed(features.phash),
+                    "phash_dihedral": pack_codes(features.phash_variants),
+                    "width": features.width,
+                    "height": features.height,
+                    "format": features.format,
+                    "frames": features.frames,
+                    "is_greyscale": features.is_greyscale,
+                    "taken_at": meta.taken_at,
+                    "camera_make": meta.camera_make,
+                    "camera_model": meta.camera_model,
+                    "exif_fields": meta.exif_fields,
+                    "thumbnail_key": key,
+                    "state": ImageState.ANALYSED,
+                    "error": None,
+                }
+            )
+            session.add(image)
+        session.commit()
+    # Comparing with the library happens per owner, one batch at a time (see grouping).
+    ctx.jobs.enqueue("grouping.update", owner_id=owner_id)
+
+
+def _fail(session: Session, image: Image, reason: str) -> None:
+    image.state = ImageState.FAILED
+    image.error = reason[:500]
+    session.add(image)
+    count_progress(session, done=[], failed=[image.job_id])

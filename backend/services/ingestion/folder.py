@@ -1,0 +1,98 @@
+"""Use case: register a folder's files in place for a scan; unchanged files keep their features."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from backend.models import Image, ImageState, IngestionMode, Job, JobState, User, utcnow
+from backend.services.storage.blobstore import FILE_PREFIX
+
+
+@dataclass
+class FolderBatch:
+    owner_id: int
+    job: Job
+    images: dict[int, str]  # image id -> path relative to the root
+    pending: list[int]
+
+
+def walk(root: Path) -> list[tuple[Path, str]]:
+    """Every regular file below ``root`` (symbolic links are not followed), sorted."""
+    out: list[tuple[Path, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_file() and not path.is_symlink():
+                out.append((path, path.relative_to(root).as_posix()))
+    return out
+
+
+def folder_owner(session: Session, root: Path) -> User:
+    """Each scanned folder is its own library, owned by a local account that cannot sign in."""
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    email = f"folder-{digest}@scan.local"
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        user = User(email=email, name=f"scan of {root}"[:200], hashed_password="!")
+        session.add(user)
+        session.flush()
+    return user
+
+
+def register_folder(session: Session, root: Path) -> FolderBatch:
+    root = root.resolve()
+    owner = folder_owner(session, root)
+    assert owner.id is not None
+    known = {
+        i.source_id: i
+        for i in session.exec(
+            select(Image).where(Image.owner_id == owner.id, Image.source == IngestionMode.FOLDER)
+        )
+    }
+    job = Job(owner_id=owner.id, kind="scan")
+    session.add(job)
+    session.flush()
+    seen: dict[int, str] = {}
+    pending: list[Image] = []
+    for path, rel in walk(root):
+        stat = path.stat()
+        version = f"{stat.st_size}:{stat.st_mtime_ns}"
+        image = known.pop(str(path), None)
+        if image is not None and image.source_version == version:
+            assert image.id is not None
+            seen[image.id] = rel
+            continue
+        if image is not None:  # changed since the last scan: analyse it afresh
+            session.delete(image)
+            session.flush()
+        image = Image(
+            owner_id=owner.id,
+            source=IngestionMode.FOLDER,
+            source_id=str(path),
+            filename=path.name[-255:],
+            storage_key=FILE_PREFIX + str(path),
+        )
+        image.source_version = version
+        image.size_bytes = stat.st_size
+        image.job_id = job.id
+        image.state = ImageState.PENDING
+        session.add(image)
+        pending.append(image)
+    for gone in known.values():  # deleted from disk since the last scan
+        session.delete(gone)
+    session.flush()
+    for image in pending:
+        assert image.id is not None
+        seen[image.id] = Path(image.source_id or "").relative_to(root).as_posix()
+    job.total = len(pending)
+    if not pending:
+        job.state, job.finished_at = JobState.DONE, utcnow()
+    session.add(job)
+    session.flush()
+    return FolderBatch(owner.id, job, seen, [i.id for i in pending if i.id is not None])

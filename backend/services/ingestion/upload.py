@@ -1,0 +1,73 @@
+"""Use case: a person uploads files. Each is checked, stored once, and queued for analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from backend.core.decode import DecodeLimits, ImageRejected, clean_filename, probe
+from backend.core.features import sha256_hex
+from backend.models import Image, IngestionMode, Job, JobState, utcnow
+from backend.services.storage.blobstore import BlobStore, content_key
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    filename: str
+    data: bytes | None  # None: over the size limit, not read beyond it
+
+
+@dataclass
+class UploadResult:
+    job: Job
+    images: list[Image] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def ingest_upload(
+    session: Session,
+    store: BlobStore,
+    limits: DecodeLimits,
+    owner_id: int,
+    files: Iterable[IncomingFile],
+) -> UploadResult:
+    """Flushes rows but does not commit; the caller commits, then enqueues analysis."""
+    job = Job(owner_id=owner_id, kind="upload")
+    session.add(job)
+    session.flush()
+    result = UploadResult(job)
+    for incoming in files:
+        shown = incoming.filename or "(no name)"
+        try:
+            name = clean_filename(incoming.filename)
+            if incoming.data is None:
+                raise ImageRejected(
+                    f"the file is over the limit of {limits.max_bytes / 2**20:.1f} MiB"
+                )
+            probe(incoming.data, name, limits)
+        except ImageRejected as exc:
+            result.rejected.append((shown, exc.reason))
+            continue
+        sha = sha256_hex(incoming.data)
+        key = content_key(owner_id, sha)
+        if not store.exists(key):
+            store.put(key, incoming.data)
+        image = Image(
+            owner_id=owner_id,
+            source=IngestionMode.UPLOAD,
+            job_id=job.id,
+            filename=name,
+            storage_key=key,
+            content_sha256=sha,
+            size_bytes=len(incoming.data),
+        )
+        session.add(image)
+        result.images.append(image)
+    job.total = len(result.images)
+    if not job.total:
+        job.state, job.finished_at = JobState.DONE, utcnow()
+    session.add(job)
+    session.flush()
+    return result

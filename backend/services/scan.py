@@ -1,0 +1,126 @@
+"""Use case: find the duplicates in a folder (the ``dupfinder scan`` command).
+
+The same pipeline as uploads: files are registered in place, analysed by the worker's task
+functions and grouped by the same grouping; unchanged files keep their stored features.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from backend.core.grouping import Tier
+from backend.core.keeper import suggest_keeper
+from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageState, Job
+from backend.runtime import Runtime
+from backend.services.features.extract import TASK_NAME as EXTRACT
+from backend.services.grouping.queries import candidate
+from backend.services.grouping.update import TASK_NAME as GROUP
+from backend.services.ingestion.folder import register_folder
+
+Progress = Callable[[int, int], None]  # (finished, total)
+
+
+@dataclass
+class ScanGroup:
+    tier: Tier
+    paths: list[str]
+    keep: str
+    reasons: list[str]
+
+
+@dataclass
+class ScanReport:
+    root: str
+    files: int
+    analysed: int  # analysed in this run (the rest came from earlier scans)
+    seconds: float
+    groups: list[ScanGroup] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, list[list[str]]]:
+        out: dict[str, list[list[str]]] = {t.value: [] for t in Tier}
+        for g in self.groups:
+            out[g.tier.value].append(g.paths)
+        out["skipped"] = [[p, r] for p, r in self.skipped]
+        return out
+
+
+def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = None) -> ScanReport:
+    root = Path(root_arg)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root_arg} is not a folder")
+    started = time.monotonic()
+    ctx = runtime.ctx
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        batch = register_folder(session, root)
+        session.commit()
+    for image_id in batch.pending:
+        ctx.jobs.enqueue(EXTRACT, image_id=image_id)
+    ctx.jobs.enqueue(GROUP, owner_id=batch.owner_id)
+    total = len(batch.pending)
+    while not runtime.worker.wait_idle(timeout=0.2):
+        if progress:
+            progress(_finished(runtime, batch.job.id), total)
+    if progress:
+        progress(_finished(runtime, batch.job.id), total)
+
+    def shown(rel: str) -> str:
+        return os.path.join(root_arg, rel)
+
+    report = ScanReport(root_arg, len(batch.images), total, time.monotonic() - started)
+    with Session(ctx.engine) as session:
+        images = {
+            i.id: i
+            for i in session.exec(select(Image).where(Image.owner_id == batch.owner_id))
+            if i.id in batch.images
+        }
+        report.skipped = sorted(
+            (shown(batch.images[i.id]), i.error or "unreadable")
+            for i in images.values()
+            if i.id is not None and i.state == ImageState.FAILED
+        )
+        members: dict[int, list[int]] = {}
+        for gid, iid in session.execute(
+            sa.select(GroupMember.group_id, GroupMember.image_id)
+            .join(DuplicateGroup, col(DuplicateGroup.id) == col(GroupMember.group_id))
+            .where(
+                col(DuplicateGroup.owner_id) == batch.owner_id,
+                col(DuplicateGroup.status) == GroupStatus.OPEN,
+            )
+        ):
+            if iid in images:
+                members.setdefault(gid, []).append(iid)
+        tiers: dict[int, Tier] = {
+            gid: tier
+            for gid, tier in session.execute(
+                sa.select(DuplicateGroup.id, DuplicateGroup.tier).where(
+                    col(DuplicateGroup.owner_id) == batch.owner_id
+                )
+            )
+        }
+    for gid, ids in sorted(members.items(), key=lambda kv: min(batch.images[i] for i in kv[1])):
+        if len(ids) < 2:
+            continue
+        keeper = suggest_keeper([candidate(images[i]) for i in ids])
+        report.groups.append(
+            ScanGroup(
+                tier=tiers[gid],
+                paths=sorted(shown(batch.images[i]) for i in ids),
+                keep=shown(batch.images[keeper.image_id]),
+                reasons=keeper.reasons,
+            )
+        )
+    return report
+
+
+def _finished(runtime: Runtime, job_id: int | None) -> int:
+    with Session(runtime.engine) as session:
+        job = session.get(Job, job_id)
+        return (job.done + job.failed) if job else 0

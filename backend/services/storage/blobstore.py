@@ -1,0 +1,76 @@
+"""Where image bytes live. Keys are opaque strings; local disk is the embedded default.
+
+Files of a folder scan are read where they are (``file:`` keys) and never copied or deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+FILE_PREFIX = "file:"
+
+
+class BlobNotFound(FileNotFoundError):
+    pass
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if key.startswith(FILE_PREFIX):
+            return Path(key[len(FILE_PREFIX) :])
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):  # keys are ours, but never trust a path
+            raise ValueError(f"storage key escapes the store: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        if key.startswith(FILE_PREFIX):
+            raise ValueError("referenced files are read-only")
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a crash never leaves a half-written blob under the real name.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+
+    def delete(self, key: str) -> None:
+        if key.startswith(FILE_PREFIX):
+            return  # the user's own file: never ours to delete
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+
+def content_key(owner_id: int, sha256: str) -> str:
+    """Bytes are stored once per owner: the same file uploaded twice shares one blob."""
+    return f"originals/{owner_id}/{sha256[:2]}/{sha256}"
+
+
+def thumbnail_key(owner_id: int, image_id: int) -> str:
+    return f"thumbnails/{owner_id}/{image_id}.jpg"

@@ -1,0 +1,51 @@
+"""Tasks by name. The same functions run in the embedded worker and in Celery workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from backend.services.context import AppContext
+from backend.services.features.extract import TASK_NAME as EXTRACT
+from backend.services.features.extract import extract_image_features
+from backend.services.grouping.update import TASK_NAME as GROUP
+from backend.services.grouping.update import update_owner_groups
+
+TaskFn = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    fn: TaskFn
+    queue: str  # "cpu" for image work; "grouping" runs one task at a time per owner
+    dedupe: bool = False  # a waiting copy with the same arguments makes a new one redundant
+
+    def run(self, ctx: AppContext, **kwargs: Any) -> None:
+        self.fn(ctx, **kwargs)
+
+
+def build_registry(specs: list[TaskSpec]) -> dict[str, TaskSpec]:
+    """Fail fast on a name registered twice, as a queue would otherwise pick one at random."""
+    registry: dict[str, TaskSpec] = {}
+    for spec in specs:
+        if spec.name in registry:
+            raise RuntimeError(f"task {spec.name!r} is registered twice")
+        registry[spec.name] = spec
+    return registry
+
+
+TASKS = build_registry(
+    [
+        TaskSpec(EXTRACT, extract_image_features, queue="cpu"),
+        TaskSpec(GROUP, update_owner_groups, queue="grouping", dedupe=True),
+    ]
+)
+REQUIRED = (EXTRACT, GROUP)
+
+
+def check_registry(registry: dict[str, TaskSpec]) -> None:
+    missing = [name for name in REQUIRED if name not in registry]
+    if missing:
+        raise RuntimeError(f"no handler registered for task(s): {', '.join(missing)}")
