@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     overrides = {"DUPFINDER_DATA_DIR": args.data_dir} if args.data_dir else {}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)
     handler = cmd_scan if args.command == "scan" else cmd_serve
     return handler(args, settings)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
 import backend.models  # noqa: F401  (registers every table)
 from backend.config import Settings
+from backend.models.base import UTCDateTime
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -17,6 +22,15 @@ def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or Settings().database_url
 
 
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write plain SQLAlchemy types into migrations, so they never import our code."""
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_offline() -> None:
     url = _url()
     context.configure(
@@ -24,6 +38,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=url.startswith("sqlite"),
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -40,6 +55,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

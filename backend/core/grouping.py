@@ -127,9 +127,9 @@ def reconcile(existing: Mapping[int, Group], wanted: Iterable[Group]) -> Reconci
     for group in sorted(wanted, key=lambda g: (-len(g.members), min(g.members))):
         overlap: dict[int, int] = {}
         for m in group.members:
-            gid = by_member.get((group.tier, m))
-            if gid is not None and gid not in keep:
-                overlap[gid] = overlap.get(gid, 0) + 1
+            match = by_member.get((group.tier, m))
+            if match is not None and match not in keep:
+                overlap[match] = overlap.get(match, 0) + 1
         if overlap:
             best = max(overlap, key=lambda gid: (overlap[gid], -gid))
             keep[best] = group

@@ -88,7 +88,7 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
         )
         members: dict[int, list[int]] = {}
         for gid, iid in session.execute(
-            sa.select(GroupMember.group_id, GroupMember.image_id)
+            sa.select(col(GroupMember.group_id), col(GroupMember.image_id))
             .join(DuplicateGroup, col(DuplicateGroup.id) == col(GroupMember.group_id))
             .where(
                 col(DuplicateGroup.owner_id) == batch.owner_id,
@@ -97,14 +97,15 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
         ):
             if iid in images:
                 members.setdefault(gid, []).append(iid)
-        tiers: dict[int, Tier] = {
-            gid: tier
-            for gid, tier in session.execute(
-                sa.select(DuplicateGroup.id, DuplicateGroup.tier).where(
+        tiers: dict[int, Tier] = dict(
+            session.execute(
+                sa.select(col(DuplicateGroup.id), col(DuplicateGroup.tier)).where(
                     col(DuplicateGroup.owner_id) == batch.owner_id
                 )
             )
-        }
+            .tuples()
+            .all()
+        )
     for gid, ids in sorted(members.items(), key=lambda kv: min(batch.images[i] for i in kv[1])):
         if len(ids) < 2:
             continue

@@ -8,7 +8,6 @@ Create Date: 2026-11-24 21:10:02.787818
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision: str = "0001"
@@ -22,9 +21,9 @@ def upgrade() -> None:
     op.create_table(
         "user",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("hashed_password", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("hashed_password", sa.String(length=255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user")),
@@ -68,7 +67,7 @@ def upgrade() -> None:
         "job",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("owner_id", sa.Integer(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column(
             "state",
             sa.Enum(
@@ -139,25 +138,25 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("source_id", sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=True),
-        sa.Column("source_version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("source_id", sa.String(length=1024), nullable=True),
+        sa.Column("source_version", sa.String(length=64), nullable=True),
         sa.Column("job_id", sa.Integer(), nullable=True),
-        sa.Column("filename", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-        sa.Column("storage_key", sqlmodel.sql.sqltypes.AutoString(length=1100), nullable=False),
-        sa.Column("thumbnail_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-        sa.Column("content_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("pixel_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("storage_key", sa.String(length=1100), nullable=False),
+        sa.Column("thumbnail_key", sa.String(length=200), nullable=True),
+        sa.Column("content_sha256", sa.String(length=64), nullable=True),
+        sa.Column("pixel_hash", sa.String(length=64), nullable=True),
         sa.Column("phash", sa.BigInteger(), nullable=True),
         sa.Column("phash_dihedral", sa.LargeBinary(), nullable=True),
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
-        sa.Column("format", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("format", sa.String(length=16), nullable=True),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("frames", sa.Integer(), nullable=False),
         sa.Column("is_greyscale", sa.Boolean(), nullable=False),
         sa.Column("taken_at", sa.DateTime(), nullable=True),
-        sa.Column("camera_make", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
-        sa.Column("camera_model", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+        sa.Column("camera_make", sa.String(length=120), nullable=True),
+        sa.Column("camera_model", sa.String(length=120), nullable=True),
         sa.Column("exif_fields", sa.Integer(), nullable=False),
         sa.Column(
             "state",
@@ -172,7 +171,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column("trashed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -215,7 +214,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("image_id", sa.Integer(), nullable=False),
         sa.Column("owner_id", sa.Integer(), nullable=False),
-        sa.Column("model_name", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("model_name", sa.String(length=120), nullable=False),
         sa.Column("dimension", sa.Integer(), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

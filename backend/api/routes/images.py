@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
 from fastapi import APIRouter, File, Response, UploadFile, status
 
@@ -42,7 +43,7 @@ def upload(
     user: CurrentUser,
     session: SessionDep,
     ctx: CtxDep,
-    files: list[UploadFile] = File(description="Image files; repeat the field for many"),
+    files: Annotated[list[UploadFile], File(description="Image files; repeat the field for many")],
 ) -> UploadOut:
     limit = ctx.settings.max_files_per_upload
     if len(files) > limit:

@@ -36,10 +36,10 @@ def candidate(image: Image) -> Candidate:
     )
 
 
-def _visible_members() -> sa.Select[tuple[int]]:
+def _visible_members() -> sa.Select[int]:
     """Groups with two or more members not in the trash (a deletion may be mid-regroup)."""
     return (
-        sa.select(GroupMember.group_id)
+        sa.select(col(GroupMember.group_id))
         .join(Image, col(Image.id) == col(GroupMember.image_id))
         .where(col(Image.trashed_at).is_(None))
         .group_by(col(GroupMember.group_id))

@@ -31,7 +31,7 @@ def regroup(session: Session, owner_id: int) -> None:
         if p.image_a not in hidden and p.image_b not in hidden
     ]
     decided = session.execute(
-        sa.select(PairDecision.image_a, PairDecision.image_b).where(
+        sa.select(col(PairDecision.image_a), col(PairDecision.image_b)).where(
             col(PairDecision.owner_id) == owner_id
         )
     )
@@ -49,7 +49,7 @@ def regroup(session: Session, owner_id: int) -> None:
     members: dict[int, set[int]] = {gid: set() for gid in open_groups}
     if open_groups:
         for gid, iid in session.execute(
-            sa.select(GroupMember.group_id, GroupMember.image_id).where(
+            sa.select(col(GroupMember.group_id), col(GroupMember.image_id)).where(
                 col(GroupMember.group_id).in_(list(open_groups))
             )
         ):

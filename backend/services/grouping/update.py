@@ -60,13 +60,13 @@ def _compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image])
     by_sha: dict[str, list[int]] = {}
     rows = session.execute(
         sa.select(
-            Image.id,
-            Image.phash,
-            Image.content_sha256,
-            Image.width,
-            Image.height,
-            Image.pixel_hash,
-            Image.storage_key,
+            col(Image.id),
+            col(Image.phash),
+            col(Image.content_sha256),
+            col(Image.width),
+            col(Image.height),
+            col(Image.pixel_hash),
+            col(Image.storage_key),
         ).where(
             col(Image.owner_id) == owner_id,
             col(Image.state) == ImageState.READY,
