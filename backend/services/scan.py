@@ -109,7 +109,9 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
     for gid, ids in sorted(members.items(), key=lambda kv: min(batch.images[i] for i in kv[1])):
         if len(ids) < 2:
             continue
-        keeper = suggest_keeper([candidate(images[i]) for i in ids])
+        keeper = suggest_keeper(
+            [candidate(images[i]) for i in ids], identical=tiers[gid] == Tier.EXACT
+        )
         report.groups.append(
             ScanGroup(
                 tier=tiers[gid],

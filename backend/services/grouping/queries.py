@@ -83,4 +83,5 @@ def view(session: Session, group: DuplicateGroup) -> GroupView:
             )
         ).all()
     )
-    return GroupView(group, images, pairs, suggest_keeper([candidate(i) for i in images]))
+    keeper = suggest_keeper([candidate(i) for i in images], identical=group.tier == Tier.EXACT)
+    return GroupView(group, images, pairs, keeper)

@@ -67,6 +67,9 @@ def register_folder(session: Session, root: Path) -> FolderBatch:
         if image is not None and image.source_version == version:
             assert image.id is not None
             seen[image.id] = rel
+            if image.state == ImageState.PENDING:  # an earlier scan stopped before analysing it
+                image.job_id = job.id
+                pending.append(image)
             continue
         if image is not None:  # changed since the last scan: analyse it afresh
             session.delete(image)
