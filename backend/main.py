@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from backend import __version__
 from backend.api.errors import install_error_handlers
@@ -46,4 +47,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api/v1")
+    if settings.frontend_dir is not None and settings.frontend_dir.is_dir():
+        # Mounted last: every API route above wins over a static file of the same path.
+        app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
     return app

@@ -33,8 +33,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{_where(tuple(e.get('loc', ())))}: {e.get('msg')}" for e in exc.errors()]
-        return JSONResponse({"detail": "; ".join(problems), "errors": exc.errors()}, 422)
+        # Never echo the input back: it may be a password.
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        problems = [f"{_where(tuple(e['loc']))}: {e['msg']}" for e in errors]
+        return JSONResponse({"detail": "; ".join(problems), "errors": errors}, 422)
 
     @app.exception_handler(sa.exc.OperationalError)
     async def _db_down(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:

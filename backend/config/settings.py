@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from backend.core.decode import DecodeLimits
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+REPO_FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
 
 def default_data_dir() -> Path:
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     fastapi_endpoint: str = Field(default="http://127.0.0.1:8000", alias="FASTAPI_ENDPOINT")
 
     storage_dir: Path | None = Field(default=None, alias="DUPFINDER_STORAGE_DIR")
+    # The web UI's static files; empty disables serving it (e.g. behind a separate frontend).
+    frontend_dir: Path | None = Field(default=REPO_FRONTEND, alias="DUPFINDER_FRONTEND_DIR")
     secret_key: str = Field(default=DEV_SECRET, alias="DUPFINDER_SECRET_KEY")
     access_token_minutes: int = Field(default=60 * 24, alias="DUPFINDER_ACCESS_TOKEN_MINUTES")
     cors_origins: list[str] = Field(default_factory=list, alias="DUPFINDER_CORS_ORIGINS")
