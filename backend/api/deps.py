@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from backend.db.engine import writer
 from backend.models import User
 from backend.runtime import Runtime
 from backend.services.context import AppContext
@@ -27,8 +28,11 @@ def get_ctx(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AppContext:
     return runtime.ctx
 
 
-def get_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Session]:
-    with Session(ctx.engine, expire_on_commit=False) as session:
+def get_session(
+    request: Request, ctx: Annotated[AppContext, Depends(get_ctx)]
+) -> Iterator[Session]:
+    engine = ctx.engine if request.method in ("GET", "HEAD") else writer(ctx.engine)
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

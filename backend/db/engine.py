@@ -20,6 +20,7 @@ def make_engine(database_url: str) -> Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _begin)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -27,5 +28,18 @@ def make_engine(database_url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            # A transaction that reads and then writes cannot wait for the lock once another
+            # writer committed after its read: SQLite fails it at once with "database is
+            # locked". Writers therefore take the write lock up front (BEGIN IMMEDIATE).
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
         return engine
     return sa.create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for transactions that will write (no effect outside SQLite)."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")

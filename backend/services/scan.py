@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from backend.core.grouping import Tier
 from backend.core.keeper import suggest_keeper
+from backend.db.engine import writer
 from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageState, Job
 from backend.runtime import Runtime
 from backend.services.features.extract import TASK_NAME as EXTRACT
@@ -58,7 +59,7 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
         raise NotADirectoryError(f"{root_arg} is not a folder")
     started = time.monotonic()
     ctx = runtime.ctx
-    with Session(ctx.engine, expire_on_commit=False) as session:
+    with Session(writer(ctx.engine), expire_on_commit=False) as session:
         batch = register_folder(session, root)
         session.commit()
     for image_id in batch.pending:

@@ -7,10 +7,12 @@ import logging
 from sqlmodel import Session
 
 from backend.core.decode import ImageRejected
-from backend.core.features import extract_features
+from backend.core.features import ImageFeatures, extract_features
 from backend.core.perceptual import pack_codes, to_signed
+from backend.db.engine import writer
 from backend.models import Image, ImageState
 from backend.services.context import AppContext
+from backend.services.grouping.update import TASK_NAME as GROUP
 from backend.services.jobs import count_progress
 from backend.services.storage.blobstore import BlobNotFound, thumbnail_key
 
@@ -20,25 +22,37 @@ TASK_NAME = "features.extract"
 
 def extract_image_features(ctx: AppContext, image_id: int) -> None:
     """Idempotent: an image that is no longer pending is left as it is."""
-    with Session(ctx.engine, expire_on_commit=False) as session:
+    with Session(ctx.engine) as session:
         image = session.get(Image, image_id)
         if image is None or image.state != ImageState.PENDING:
             return
-        owner_id = image.owner_id
-        try:
-            data = ctx.store.get(image.storage_key)
-            features = extract_features(data, image.filename, ctx.settings.decode_limits)
-        except ImageRejected as exc:
-            _fail(session, image, exc.reason)
-        except BlobNotFound:
-            _fail(session, image, "the stored file has disappeared")
-        except Exception as exc:  # an unexpected decoder error must not wedge the batch
-            log.exception("analysing image %s failed", image_id)
-            _fail(session, image, f"the image could not be analysed ({type(exc).__name__})")
+        owner_id, storage_key, filename = image.owner_id, image.storage_key, image.filename
+
+    # The decoding and hashing happen outside any transaction: no lock is held meanwhile.
+    features: ImageFeatures | None = None
+    reason = ""
+    try:
+        features = extract_features(
+            ctx.store.get(storage_key), filename, ctx.settings.decode_limits
+        )
+    except ImageRejected as exc:
+        reason = exc.reason
+    except BlobNotFound:
+        reason = "the stored file has disappeared"
+    except Exception as exc:  # an unexpected decoder error must not wedge the batch
+        log.exception("analysing image %s failed", image_id)
+        reason = f"the image could not be analysed ({type(exc).__name__})"
+    thumb = thumbnail_key(owner_id, image_id)
+    if features is not None:
+        ctx.store.put(thumb, features.thumbnail_jpeg)
+
+    with Session(writer(ctx.engine)) as session:
+        image = session.get(Image, image_id)
+        if image is None or image.state != ImageState.PENDING:
+            return  # deleted, or finished by another worker meanwhile
+        if features is None:
+            _fail(session, image, reason)
         else:
-            assert image.id is not None
-            key = thumbnail_key(owner_id, image.id)
-            ctx.store.put(key, features.thumbnail_jpeg)
             meta = features.metadata
             image.sqlmodel_update(
                 {
@@ -54,7 +68,7 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
                     "camera_make": meta.camera_make,
                     "camera_model": meta.camera_model,
                     "exif_fields": meta.exif_fields,
-                    "thumbnail_key": key,
+                    "thumbnail_key": thumb,
                     "state": ImageState.ANALYSED,
                     "error": None,
                 }
@@ -62,7 +76,7 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
             session.add(image)
         session.commit()
     # Comparing with the library happens per owner, one batch at a time (see grouping).
-    ctx.jobs.enqueue("grouping.update", owner_id=owner_id)
+    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
 
 
 def _fail(session: Session, image: Image, reason: str) -> None:

@@ -16,6 +16,7 @@ from backend.core.features import pixel_digest
 from backend.core.grouping import Edge, Tier, pair
 from backend.core.hamming_index import HammingIndex
 from backend.core.perceptual import to_unsigned, unpack_codes
+from backend.db.engine import writer
 from backend.models import Image, ImagePair, ImageState
 from backend.services.context import AppContext
 from backend.services.grouping.regroup import regroup
@@ -39,7 +40,7 @@ class _Known:
 
 
 def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
-    with Session(ctx.engine, expire_on_commit=False) as session:
+    with Session(writer(ctx.engine), expire_on_commit=False) as session:
         new = session.exec(
             select(Image)
             .where(Image.owner_id == owner_id, Image.state == ImageState.ANALYSED)
