@@ -73,6 +73,13 @@ class ImageOut(BaseModel):
         )
 
 
+class ImagePage(BaseModel):
+    items: list[ImageOut]
+    total: int
+    page: int
+    size: int
+
+
 class AcceptedImage(BaseModel):
     id: int
     filename: str

@@ -5,12 +5,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from backend.models import Image
+from backend.models import Image, ImageState
 from backend.services.context import AppContext
 from backend.services.errors import NotFound
 from backend.services.grouping.update import TASK_NAME as GROUP
-from backend.services.scoping import get_owned
+from backend.services.scoping import get_owned, owned_query
 from backend.services.storage.blobstore import BlobNotFound
+
+
+def list_images(
+    session: Session, owner_id: int, state: ImageState | None, trashed: bool, page: int, size: int
+) -> tuple[list[Image], int]:
+    stmt = owned_query(Image, owner_id).where(
+        col(Image.trashed_at).is_not(None) if trashed else col(Image.trashed_at).is_(None)
+    )
+    if state is not None:
+        stmt = stmt.where(Image.state == state)
+    total = session.exec(select(sa.func.count()).select_from(stmt.subquery())).one()
+    rows = session.exec(stmt.order_by(col(Image.id)).offset((page - 1) * size).limit(size)).all()
+    return list(rows), total
 
 
 def get_image(session: Session, owner_id: int, image_id: int) -> Image:

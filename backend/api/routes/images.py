@@ -3,10 +3,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
-from backend.api.schemas import AcceptedImage, ErrorOut, ImageOut, RejectedFile, UploadOut
+from backend.api.schemas import (
+    AcceptedImage,
+    ErrorOut,
+    ImageOut,
+    ImagePage,
+    RejectedFile,
+    UploadOut,
+)
+from backend.models import ImageState
 from backend.services import images
 from backend.services.errors import AppError
 from backend.services.features.extract import TASK_NAME as EXTRACT
@@ -68,6 +76,19 @@ def upload(
         ],
         rejected=[RejectedFile(filename=f, reason=r) for f, r in result.rejected],
     )
+
+
+@router.get("", response_model=ImagePage)
+def list_images(
+    user: CurrentUser,
+    session: SessionDep,
+    state: ImageState | None = None,
+    trashed: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ImagePage:
+    rows, total = images.list_images(session, owner_id(user), state, trashed, page, size)
+    return ImagePage(items=[ImageOut.of(i) for i in rows], total=total, page=page, size=size)
 
 
 @router.get("/{image_id}", response_model=ImageOut, responses=NOT_FOUND)
