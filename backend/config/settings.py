@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.core.decode import DecodeLimits
@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # Perceptual-hash distance (of 64 bits) at or under which two pictures are the same photo.
     # Calibrated on the shared benchmark: see bench/RESULTS.md.
     near_distance: int = Field(default=8, ge=0, le=16, alias="DUPFINDER_NEAR_DISTANCE")
+
+    @field_validator("frontend_dir", "storage_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Self:
