@@ -170,20 +170,23 @@ def _upright(im: Image.Image) -> Image.Image:
         return im
 
 
-def decode_reduced(data: bytes, min_side: int) -> tuple[ImageHeader, Image.Image]:
-    """Upright 8-bit pixels whose shorter side is about ``min_side`` (never upscaled)."""
+def decode_reduced(data: bytes, long_side: int) -> tuple[ImageHeader, Image.Image]:
+    """Upright 8-bit pixels whose longer side is at least ``long_side`` (never upscaled),
+    decoding as few pixels as possible."""
     im = _open(data)
     header = ImageHeader(
         im.format or "", *_display_size(im), _orientation(im), getattr(im, "n_frames", 1)
     )
-    short = min(im.size)
-    if im.format == "JPEG" and short >= 2 * min_side:
-        # Ask libjpeg for a 1/2, 1/4 or 1/8 scale decode (DCT scaling): far fewer pixels decoded.
-        im.draft(im.mode, (min_side, min_side))
+    w, h = im.size
+    longest = max(w, h)
+    if im.format in ("JPEG", "MPO") and longest >= 2 * long_side:
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale (DCT scaling): far fewer pixels to make.
+        # draft() keeps both sides at least the size asked for, so ask in proportion.
+        im.draft(im.mode, (max(1, w * long_side // longest), max(1, h * long_side // longest)))
     _load(im)
-    short = min(im.size)
-    if short >= 2 * min_side:
-        im = im.reduce(short // min_side)
+    longest = max(im.size)
+    if longest >= 2 * long_side:
+        im = im.reduce(longest // long_side)
     return header, normalise_mode(_upright(im))
 
 

@@ -13,7 +13,7 @@ from backend.core.decode import DecodeLimits, decode_full, decode_reduced, probe
 from backend.core.metadata import PhotoMetadata, read_metadata
 from backend.core.perceptual import luma, phash_variants
 
-HASH_DECODE_SIDE = 256  # shorter side of the reduced decode: ample for a 32×32 hash grid
+# One reduced decode serves the hash (a 32×32 grid) and the thumbnail (256 px on its long side).
 THUMBNAIL_SIDE = 256
 
 
@@ -46,17 +46,25 @@ def pixel_digest(data: bytes) -> str:
     return h.hexdigest()
 
 
-def _greyscale(im: Image.Image) -> bool:
-    rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+def _greyscale(thumb: Image.Image) -> bool:
+    rgb = np.asarray(thumb, dtype=np.int16)
     spread = np.abs(rgb[..., 0] - rgb[..., 1]).max() + np.abs(rgb[..., 1] - rgb[..., 2]).max()
     return bool(spread <= 16)  # JPEG chroma noise leaves a little colour in grey pictures
 
 
-def _thumbnail(im: Image.Image) -> bytes:
-    thumb = im.convert("RGB")
-    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+def _thumbnail(im: Image.Image) -> Image.Image:
+    thumb = im.convert("RGB") if im.mode != "RGB" else im
+    scale = THUMBNAIL_SIDE / max(thumb.size)
+    if scale < 1:
+        size = (max(1, round(thumb.width * scale)), max(1, round(thumb.height * scale)))
+        # The input is at most about twice the thumbnail's size: bilinear is sharp enough.
+        thumb = thumb.resize(size, Image.Resampling.BILINEAR)
+    return thumb
+
+
+def _jpeg(im: Image.Image) -> bytes:
     buf = io.BytesIO()
-    thumb.save(buf, "JPEG", quality=82, optimize=True)
+    im.save(buf, "JPEG", quality=82)
     return buf.getvalue()
 
 
@@ -65,17 +73,18 @@ def extract_features(data: bytes, filename: str | None, limits: DecodeLimits) ->
     header = probe(data, filename, limits)
     opened = Image.open(io.BytesIO(data))
     metadata = read_metadata(opened)
-    _, small = decode_reduced(data, HASH_DECODE_SIDE)
+    _, small = decode_reduced(data, THUMBNAIL_SIDE)
     variants = phash_variants(luma(small))
+    thumb = _thumbnail(small)
     return ImageFeatures(
         sha256=sha256_hex(data),
         format=header.format,
         width=header.width,
         height=header.height,
         frames=header.frames,
-        is_greyscale=_greyscale(small),
+        is_greyscale=_greyscale(thumb),
         phash=variants[0],
         phash_variants=tuple(variants),
         metadata=metadata,
-        thumbnail_jpeg=_thumbnail(small),
+        thumbnail_jpeg=_jpeg(thumb),
     )
