@@ -1,0 +1,137 @@
+"""The web UI in real Chromium against a real `dupfinder serve` process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.images import decoded, encode, jpeg
+
+CHROMIUM = os.environ.get("DUPFINDER_CHROMIUM", "/usr/bin/chromium")
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = dict(os.environ, DUPFINDER_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("dupfinder serve did not answer /health within 30 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (Debian package `chromium`)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_sign_up_upload_review_and_dismiss(server: str, browser: object, tmp_path: Path) -> None:
+    original = jpeg(11, (480, 360))
+    files = {
+        "holiday.jpg": original,
+        "holiday-copy.jpg": original,
+        "holiday.png": encode(decoded(original).convert("RGB"), "PNG"),  # same pixels
+        "other.jpg": jpeg(99, (480, 360)),
+        "notes.jpg": b"this is not a picture",
+    }
+    paths = []
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths.append(str(path))
+
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(server + "/")
+    page.fill("input[name=email]", "web@example.com")
+    page.fill("input[name=password]", "correct horse")
+    page.fill("input[name=name]", "Web Person")
+    page.click("#register")
+    page.wait_for_selector("#app:not([hidden])")
+    assert page.text_content("#who") == "Web Person"
+
+    page.set_input_files("#files", paths)
+    page.click("#upload")
+    page.wait_for_function(
+        "document.querySelector('#upload-message').textContent.startsWith('Analysed 4 of 4')",
+        timeout=30_000,
+    )
+    rejected = page.text_content("#rejected") or ""
+    assert "notes.jpg" in rejected and "not an image" in rejected
+
+    page.wait_for_selector(".group figure img[src^='blob:']")
+    groups = page.query_selector_all(".group")
+    assert len(groups) == 1
+    captions = [c.text_content() or "" for c in groups[0].query_selector_all("figcaption")]
+    assert sorted(c.split(" ·")[0] for c in captions) == [
+        "holiday-copy.jpg",
+        "holiday.jpg",
+        "holiday.png",
+    ]
+    assert groups[0].query_selector("figure.keep") is not None
+
+    page.click(".group .dismiss")
+    page.wait_for_function("document.querySelectorAll('.group').length === 0")
+    assert page.text_content("#groups-message") == "No groups in this tier."
+
+    page.reload()  # the token survives a reload; the dismissed group stays gone
+    page.wait_for_selector("#app:not([hidden])")
+    page.wait_for_function("document.querySelector('#page-info').textContent.includes('0 group')")
+    assert page.query_selector_all(".group") == []
+
+
+def test_wrong_password_is_explained(server: str, browser: object) -> None:
+    httpx.post(
+        server + "/api/v1/auth/register",
+        json={"email": "someone@example.com", "password": "right password", "name": "S"},
+    ).raise_for_status()
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(server + "/")
+    page.fill("input[name=email]", "someone@example.com")
+    page.fill("input[name=password]", "wrong password")
+    page.click("#login")
+    page.wait_for_function("document.querySelector('#auth-message').textContent.length > 0")
+    assert page.text_content("#auth-message") == "wrong email or password"
+    assert page.is_hidden("#app")
