@@ -1,0 +1,113 @@
+"""The embedded worker and the task registry, with small tasks of the test's own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.runtime import build_runtime
+from backend.services.context import AppContext
+from backend.services.worker.embedded import EmbeddedWorker
+from backend.services.worker.registry import TASKS, TaskSpec, build_registry, check_registry
+from tests.helpers.app import make_settings
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[AppContext]:
+    runtime = build_runtime(make_settings(tmp_path))
+    yield runtime.ctx
+    runtime.close()
+
+
+def registry(**extra: TaskSpec) -> dict[str, TaskSpec]:
+    return {**TASKS, **extra}
+
+
+def test_runs_tasks_and_waits_for_what_they_queue(ctx: AppContext) -> None:
+    ran: list[tuple[str, int]] = []
+
+    def child(_ctx: AppContext, n: int) -> None:
+        ran.append(("child", n))
+
+    def parent(c: AppContext, n: int) -> None:
+        ran.append(("parent", n))
+        c.jobs.enqueue("child", n=n)
+
+    worker = EmbeddedWorker(
+        registry(parent=TaskSpec("parent", parent, "cpu"), child=TaskSpec("child", child, "cpu")),
+        threads=2,
+    )
+    worker.bind(AppContext(ctx.settings, ctx.engine, ctx.store, worker))  # tasks enqueue here
+    for n in range(5):
+        worker.enqueue("parent", n=n)
+    assert worker.wait_idle(10) and not worker.busy()
+    assert sorted(ran) == sorted(
+        [("parent", n) for n in range(5)] + [("child", n) for n in range(5)]
+    )
+    worker.shutdown()
+
+
+def test_dedupe_drops_a_waiting_copy(ctx: AppContext) -> None:
+    gate = threading.Event()
+    calls: list[int] = []
+
+    def blocker(_ctx: AppContext) -> None:
+        gate.wait(10)
+
+    def grouped(_ctx: AppContext, owner: int) -> None:
+        calls.append(owner)
+
+    worker = EmbeddedWorker(
+        registry(
+            block=TaskSpec("block", blocker, "grouping"),
+            group=TaskSpec("group", grouped, "grouping", dedupe=True),
+        ),
+        threads=1,
+    )
+    worker.bind(ctx)
+    worker.enqueue("block")  # holds the single grouping thread
+    for _ in range(3):
+        worker.enqueue("group", owner=1)
+    worker.enqueue("group", owner=2)
+    gate.set()
+    assert worker.wait_idle(10)
+    assert sorted(calls) == [1, 2]
+    worker.shutdown()
+
+
+def test_a_failing_task_is_counted_not_fatal(ctx: AppContext) -> None:
+    def boom(_ctx: AppContext) -> None:
+        raise RuntimeError("boom")
+
+    worker = EmbeddedWorker(registry(boom=TaskSpec("boom", boom, "cpu")), threads=1)
+    worker.bind(ctx)
+    worker.enqueue("boom")
+    assert worker.wait_idle(10) and worker.errors == 1
+    worker.shutdown()
+
+
+def test_after_shutdown_enqueue_is_a_no_op(ctx: AppContext) -> None:
+    ran: list[Any] = []
+    worker = EmbeddedWorker(registry(t=TaskSpec("t", lambda c: ran.append(c), "cpu")), 1)
+    worker.bind(ctx)
+    worker.shutdown()
+    worker.enqueue("t")
+    assert worker.wait_idle(1) and ran == []
+
+
+def test_unknown_task_and_bad_registries() -> None:
+    worker = EmbeddedWorker(TASKS, threads=1)
+    with pytest.raises(KeyError, match="no task named"):
+        worker.enqueue("nope")
+    worker.shutdown()
+    spec = TaskSpec("x", lambda c: None, "cpu")
+    with pytest.raises(RuntimeError, match="registered twice"):
+        build_registry([spec, spec])
+    with pytest.raises(RuntimeError, match="no handler registered"):
+        check_registry({"x": spec})
+    with pytest.raises(RuntimeError, match="unknown queues: gpu"):
+        EmbeddedWorker(registry(x=TaskSpec("x", lambda c: None, "gpu")), threads=1)
