@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from tqdm import tqdm
 
 from backend.config import Settings
+from backend.services.ingestion.folder import display_name
 from backend.services.scan import ScanReport, scan_folder
 
 
@@ -30,11 +31,11 @@ def _summary(report: ScanReport) -> str:
             lines.append(f"  group {n}:")
             for path in g.paths:
                 mark = "keep" if path == g.keep else "    "
-                lines.append(f"    [{mark}] {path}")
+                lines.append(f"    [{mark}] {display_name(path)}")
             lines.append(f"    why keep: {'; '.join(g.reasons)}")
     if report.skipped:
         lines.append(f"\nSkipped {len(report.skipped)} file(s):")
-        lines.extend(f"  {p}: {r}" for p, r in report.skipped)
+        lines.extend(f"  {display_name(p)}: {r}" for p, r in report.skipped)
     return "\n".join(lines)
 
 

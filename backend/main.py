@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from backend import __version__
 from backend.api.errors import install_error_handlers
+from backend.api.limits import BodySizeLimit
 from backend.api.routes import auth, duplicates, health, images, jobs
 from backend.config import Settings
 from backend.runtime import Runtime, build_runtime
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     v1 = APIRouter(prefix="/api/v1")
     for module in (auth, images, jobs, duplicates):
         v1.include_router(module.router)

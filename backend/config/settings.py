@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, alias="DUPFINDER_MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(default=150_000_000, alias="DUPFINDER_MAX_IMAGE_PIXELS")
+    max_request_bytes: int = Field(default=2 * 1024**3, alias="DUPFINDER_MAX_REQUEST_BYTES")
     max_files_per_upload: int = Field(default=500, alias="DUPFINDER_MAX_FILES_PER_UPLOAD")
     worker_threads: int = Field(default=0, alias="DUPFINDER_WORKER_THREADS")  # 0: one per core
     # Perceptual-hash distance (of 64 bits) at or under which two pictures are the same photo.

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 # Formats a camera, phone or photo service produces; anything else is "not a photo we read".
 EXTENSIONS: dict[str, frozenset[str]] = {
@@ -74,9 +74,10 @@ def clean_filename(name: str) -> str:
 def _open(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns from 89.5 MP; our own limit (``probe``) is the one that applies.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise ImageRejected(
             "the image has too many pixels to open safely (a decompression bomb?)"
         ) from exc
@@ -163,11 +164,21 @@ def normalise_mode(im: Image.Image) -> Image.Image:
     return im
 
 
-def _upright(im: Image.Image) -> Image.Image:
-    try:
-        return ImageOps.exif_transpose(im)
-    except Exception:  # orientation data we cannot apply: keep the stored pixels
-        return im
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _upright(im: Image.Image, orientation: int) -> Image.Image:
+    """The picture as displayed: EXIF orientation applied (as ImageOps.exif_transpose does)."""
+    method = _TRANSPOSE.get(orientation)
+    return im.transpose(method) if method is not None else im
 
 
 def decode_reduced(data: bytes, long_side: int) -> tuple[ImageHeader, Image.Image]:
@@ -184,17 +195,19 @@ def decode_reduced(data: bytes, long_side: int) -> tuple[ImageHeader, Image.Imag
         # draft() keeps both sides at least the size asked for, so ask in proportion.
         im.draft(im.mode, (max(1, w * long_side // longest), max(1, h * long_side // longest)))
     _load(im)
+    im = normalise_mode(im)  # reduce() takes only 8-bit modes (not P, 1 or I;16)
     longest = max(im.size)
     if longest >= 2 * long_side:
         im = im.reduce(longest // long_side)
-    return header, normalise_mode(_upright(im))
+    return header, _upright(im, header.orientation)
 
 
 def decode_full(data: bytes) -> Image.Image:
     """Every pixel, upright and mode-normalised: what "identical pixels" is judged on."""
     im = _open(data)
+    orientation = _orientation(im)
     _load(im)
-    return normalise_mode(_upright(im))
+    return _upright(normalise_mode(im), orientation)
 
 
 def _display_size(im: Image.Image) -> tuple[int, int]:

@@ -5,11 +5,12 @@ Decisions are stored per pair, so regrouping can never bring a decided group bac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import combinations
 
 from sqlmodel import Session
 
-from backend.core.grouping import pair
+from backend.core.grouping import Edge, Tier, components, pair
 from backend.models import GroupDecision, GroupStatus, Image, PairDecision, Verdict, utcnow
 from backend.services.context import AppContext
 from backend.services.errors import Conflict, Invalid
@@ -17,11 +18,15 @@ from backend.services.grouping.queries import get_group, view
 from backend.services.grouping.update import TASK_NAME as GROUP
 
 
-def _decide_pairs(session: Session, owner_id: int, ids: list[int], verdict: Verdict) -> None:
-    for a, b in combinations(sorted(set(ids)), 2):
-        existing = session.get(PairDecision, pair(a, b))
-        if existing is None:
-            session.add(PairDecision(owner_id=owner_id, image_a=a, image_b=b, verdict=verdict))
+def _decide_pairs(
+    session: Session, owner_id: int, pairs: Iterable[tuple[int, int]], verdict: Verdict
+) -> None:
+    for a, b in pairs:
+        key = pair(a, b)
+        if session.get(PairDecision, key) is None:
+            session.add(
+                PairDecision(owner_id=owner_id, image_a=key[0], image_b=key[1], verdict=verdict)
+            )
 
 
 def resolve(
@@ -32,10 +37,12 @@ def resolve(
     keep: list[int],
     trash: list[int],
 ) -> GroupDecision:
+    """Trash ``trash``; every other member is kept (named in ``keep`` or not), and kept images
+    are never grouped together again: the group's question is answered."""
     group = get_group(session, owner_id, group_id)
     if group.status != GroupStatus.OPEN:
         raise Conflict(f"group {group_id} was already {group.status.value}")
-    members = {i.id: i for i in view(session, group).images}
+    members = {i.id: i for i in view(session, group).images if i.id is not None}
     unknown = sorted((set(keep) | set(trash)) - set(members))
     if unknown:
         raise Invalid(f"image(s) {unknown} are not in group {group_id}")
@@ -44,20 +51,31 @@ def resolve(
     if not keep:
         raise Invalid("keep at least one image: resolving never trashes every copy")
     now = utcnow()
-    for image_id in trash:
+    for image_id in set(trash):
         image: Image = members[image_id]
         image.trashed_at = now
         session.add(image)
-    _decide_pairs(session, owner_id, keep, Verdict.KEEP_BOTH)
-    return _close(session, ctx, group_id, owner_id, GroupStatus.RESOLVED, keep, trash)
+    kept = sorted(set(members) - set(trash))
+    _decide_pairs(session, owner_id, combinations(kept, 2), Verdict.KEEP_BOTH)
+    return _close(session, ctx, group_id, owner_id, GroupStatus.RESOLVED, kept, sorted(trash))
 
 
 def dismiss(session: Session, ctx: AppContext, owner_id: int, group_id: int) -> GroupDecision:
+    """ "Not duplicates": no two members are grouped again, except pixel-identical copies,
+    which are duplicates whatever is said of the group around them."""
     group = get_group(session, owner_id, group_id)
     if group.status != GroupStatus.OPEN:
         raise Conflict(f"group {group_id} was already {group.status.value}")
-    ids = [i.id for i in view(session, group).images if i.id is not None]
-    _decide_pairs(session, owner_id, ids, Verdict.NOT_DUPLICATE)
+    shown = view(session, group)
+    ids = [i.id for i in shown.images if i.id is not None]
+    copies_of: dict[int, frozenset[int]] = {}
+    if group.tier != Tier.EXACT:
+        identical = [
+            Edge(p.image_a, p.image_b, p.tier) for p in shown.pairs if p.tier == Tier.EXACT
+        ]
+        copies_of = {m: frozenset(c) for c in components(identical) for m in c}
+    pairs = [(a, b) for a, b in combinations(ids, 2) if b not in copies_of.get(a, ())]
+    _decide_pairs(session, owner_id, pairs, Verdict.NOT_DUPLICATE)
     return _close(session, ctx, group_id, owner_id, GroupStatus.DISMISSED, ids, [])
 
 

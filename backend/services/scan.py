@@ -98,15 +98,14 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
         ):
             if iid in images:
                 members.setdefault(gid, []).append(iid)
-        tiers: dict[int, Tier] = dict(
-            session.execute(
+        tiers: dict[int, Tier] = {
+            row[0]: row[1]
+            for row in session.execute(
                 sa.select(col(DuplicateGroup.id), col(DuplicateGroup.tier)).where(
                     col(DuplicateGroup.owner_id) == batch.owner_id
                 )
             )
-            .tuples()
-            .all()
-        )
+        }
     for gid, ids in sorted(members.items(), key=lambda kv: min(batch.images[i] for i in kv[1])):
         if len(ids) < 2:
             continue

@@ -78,9 +78,9 @@ def view(session: Session, group: DuplicateGroup) -> GroupView:
     ids = [i.id for i in images]
     pairs = list(
         session.exec(
-            select(ImagePair).where(
-                col(ImagePair.image_a).in_(ids), col(ImagePair.image_b).in_(ids)
-            )
+            select(ImagePair)
+            .where(col(ImagePair.image_a).in_(ids), col(ImagePair.image_b).in_(ids))
+            .order_by(col(ImagePair.image_a), col(ImagePair.image_b))
         ).all()
     )
     keeper = suggest_keeper([candidate(i) for i in images], identical=group.tier == Tier.EXACT)

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from backend.models import Image, ImageState, IngestionMode, Job, JobState, User, utcnow
-from backend.services.storage.blobstore import FILE_PREFIX
+from backend.services.storage.blobstore import file_key
 
 
 @dataclass
@@ -23,14 +23,19 @@ class FolderBatch:
 
 def walk(root: Path) -> list[tuple[Path, str]]:
     """Every regular file below ``root`` (symbolic links are not followed), sorted."""
-    out: list[tuple[Path, str]] = []
+    found: list[tuple[Path, str]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if path.is_file() and not path.is_symlink():
-                out.append((path, path.relative_to(root).as_posix()))
-    return out
+                found.append((path, path.relative_to(root).as_posix()))
+    return found
+
+
+def display_name(name: str) -> str:
+    """Text for a file name that may not be valid UTF-8 (bytes from an old system's encoding)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def folder_owner(session: Session, root: Path) -> User:
@@ -60,16 +65,19 @@ def register_folder(session: Session, root: Path) -> FolderBatch:
     session.flush()
     seen: dict[int, str] = {}
     pending: list[Image] = []
+    pending_rel: list[str] = []
     for path, rel in walk(root):
         stat = path.stat()
         version = f"{stat.st_size}:{stat.st_mtime_ns}"
-        image = known.pop(str(path), None)
+        source_id = file_key(path)
+        image = known.pop(source_id, None)
         if image is not None and image.source_version == version:
             assert image.id is not None
             seen[image.id] = rel
             if image.state == ImageState.PENDING:  # an earlier scan stopped before analysing it
                 image.job_id = job.id
                 pending.append(image)
+                pending_rel.append(rel)
             continue
         if image is not None:  # changed since the last scan: analyse it afresh
             session.delete(image)
@@ -77,9 +85,9 @@ def register_folder(session: Session, root: Path) -> FolderBatch:
         image = Image(
             owner_id=owner.id,
             source=IngestionMode.FOLDER,
-            source_id=str(path),
-            filename=path.name[-255:],
-            storage_key=FILE_PREFIX + str(path),
+            source_id=source_id,
+            filename=display_name(path.name)[-255:],
+            storage_key=source_id,
         )
         image.source_version = version
         image.size_bytes = stat.st_size
@@ -87,12 +95,13 @@ def register_folder(session: Session, root: Path) -> FolderBatch:
         image.state = ImageState.PENDING
         session.add(image)
         pending.append(image)
+        pending_rel.append(rel)
     for gone in known.values():  # deleted from disk since the last scan
         session.delete(gone)
     session.flush()
-    for image in pending:
+    for image, rel in zip(pending, pending_rel, strict=True):
         assert image.id is not None
-        seen[image.id] = Path(image.source_id or "").relative_to(root).as_posix()
+        seen[image.id] = rel
     job.total = len(pending)
     if not pending:
         job.state, job.finished_at = JobState.DONE, utcnow()

@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote, unquote_to_bytes
 
 FILE_PREFIX = "file:"
 
@@ -31,7 +32,7 @@ class LocalBlobStore:
 
     def _path(self, key: str) -> Path:
         if key.startswith(FILE_PREFIX):
-            return Path(key[len(FILE_PREFIX) :])
+            return Path(os.fsdecode(unquote_to_bytes(key[len(FILE_PREFIX) :])))
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):  # keys are ours, but never trust a path
             raise ValueError(f"storage key escapes the store: {key!r}")
@@ -65,6 +66,12 @@ class LocalBlobStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+
+def file_key(path: Path) -> str:
+    """The key of a file read in place: its path's bytes, percent-encoded, so that any name a
+    file system allows (even one that is not valid UTF-8) is stored as plain text."""
+    return FILE_PREFIX + quote(os.fsencode(path.resolve()), safe="/")
 
 
 def content_key(owner_id: int, sha256: str) -> str:

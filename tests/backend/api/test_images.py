@@ -199,11 +199,6 @@ def test_no_thumbnail_before_analysis(alice: Person) -> None:
     assert response.json()["detail"].endswith("has no thumbnail yet (state: pending)")
 
 
-@pytest.mark.xfail(
-    reason="BUG: a GIF (or palette PNG) of 512 px and up fails analysis with "
-    "'the image could not be analysed (ValueError)': see test_decode, Image.reduce on mode P",
-    strict=True,
-)
 def test_large_gif_is_analysed(alice: Person) -> None:
     body = alice.upload([("big.gif", img.animated_gif(seeds=(1, 2), size=(800, 600)))])
     image = alice.get(f"/images/{body['images'][0]['id']}").json()

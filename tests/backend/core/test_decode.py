@@ -66,11 +66,6 @@ class TestProbeRejects:
         assert isinstance(err, ValueError) and err.reason == str(err) == "because"
 
 
-@pytest.mark.xfail(
-    reason="BUG: Pillow's DecompressionBombWarning (>89.5 MP) is escalated to an error, so "
-    "DUPFINDER_MAX_IMAGE_PIXELS (150 MP) is never reached: a 102 MP camera photo is refused",
-    strict=True,
-)
 def test_photo_under_configured_pixel_limit_is_not_called_a_bomb() -> None:
     # 11648×8736 is a Fujifilm GFX100 frame: 101.8 MP, under the default limit of 150 MP.
     header = probe(img.png_claiming(11648, 8736), "gfx100.png", LIMITS)
@@ -108,13 +103,6 @@ class TestProbeAccepts:
         assert (header.width, header.height, header.orientation) == (240, 320, 6)
 
 
-@pytest.mark.xfail(
-    reason="BUG: decode_reduced calls Image.reduce() before normalise_mode(); reduce() raises "
-    "ValueError('image has wrong mode') for P, 1 and I;16 images, so any GIF, palette PNG, "
-    "1-bit or 16-bit picture big enough to be reduced (about 512 px and up) fails analysis",
-    raises=ValueError,
-    strict=True,
-)
 @pytest.mark.parametrize("mode", ["P", "1", "I;16"])
 def test_large_palette_bilevel_and_16_bit_images_decode_reduced(mode: str) -> None:
     size = (1200, 900)

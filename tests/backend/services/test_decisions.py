@@ -98,3 +98,36 @@ def test_resolving_trashes_and_keeps(settings: Settings) -> None:
         groups = person.groups()
         assert not together(groups, ids["p.jpg"], ids["p-edit.jpg"])
         assert all(trashed_id not in member_ids(g) for g in groups)
+
+
+def test_members_left_out_of_a_resolution_are_kept(settings: Settings) -> None:
+    x = img.jpeg(31, (400, 300))
+    with service(settings) as (client, runtime):
+        person = Person.sign_up(client, runtime, "gale@example.com")
+        ids = person.ids(
+            person.upload(
+                [("x.jpg", x), ("x-small.jpg", img.resized(x)), ("x-q30.jpg", img.reencoded(x, 30))]
+            )
+        )
+        (group,) = person.groups()
+        response = person.post(
+            f"/duplicates/groups/{group['id']}/resolve",
+            json={"keep": [ids["x.jpg"]], "trash": [ids["x-small.jpg"]]},
+        )
+        assert response.status_code == 200
+        assert response.json()["keep"] == sorted([ids["x.jpg"], ids["x-q30.jpg"]])
+        settle(runtime)
+        assert person.groups() == []  # the group's question is answered; nothing comes back
+        assert person.get(f"/images/{ids['x-q30.jpg']}").json()["trashed"] is False
+
+
+def test_dismissing_a_near_group_keeps_its_identical_copies_together(settings: Settings) -> None:
+    with service(settings) as (client, runtime):
+        person = Person.sign_up(client, runtime, "hal@example.com")
+        ids = person.ids(person.upload(img.camera_batch()))
+        (near,) = person.groups("near")
+        assert person.post(f"/duplicates/groups/{near['id']}/dismiss").status_code == 200
+        settle(runtime)
+        assert person.groups("near") == []
+        assert [names(g) for g in person.groups("exact")] == [img.EXACT_NAMES]
+        assert not together(person.groups(), ids["original.jpg"], ids["small.jpg"])

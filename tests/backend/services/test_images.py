@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from backend.config import Settings
 from tests.helpers import images as img
 from tests.helpers.app import Person, service, settle
 
 
-@pytest.mark.xfail(
-    reason="BUG: deleting an image that is still pending leaves its job at done+failed < "
-    "total, so the job stays 'running' forever (services/images.delete_image should take the "
-    "image off its job's total, then finish_complete_jobs)",
-    strict=True,
-)
 def test_deleting_a_pending_image_lets_its_job_finish(settings: Settings) -> None:
     with service(settings) as (client, runtime):
         person = Person.sign_up(client, runtime, "jay@example.com")

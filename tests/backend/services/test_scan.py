@@ -130,13 +130,6 @@ def test_a_scan_stopped_before_analysis_is_finished_by_the_next(
     assert scan(scan_settings, str(folder)).analysed == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: a file name that is not valid UTF-8 (e.g. Latin-1 bytes from an old backup) "
-    "crashes the whole scan with UnicodeEncodeError when its path is stored "
-    "(services/ingestion/folder.py register_folder); it should be skipped with a reason",
-    raises=UnicodeEncodeError,
-    strict=True,
-)
 def test_undecodable_file_names_do_not_sink_the_scan(
     tmp_path: Path, scan_settings: Settings
 ) -> None:

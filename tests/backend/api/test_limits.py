@@ -1,0 +1,25 @@
+"""Request bodies over the configured size are refused before they are stored anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import images as img
+from tests.helpers.app import API, Person, make_settings, service
+
+
+def test_oversized_request_is_refused_with_413(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, DUPFINDER_MAX_REQUEST_BYTES=50_000)
+    with service(settings) as (client, runtime):
+        person = Person.sign_up(client, runtime, "ivy@example.com")
+        big = [(f"{n}.jpg", img.jpeg(n, (640, 480))) for n in range(8)]
+        response = client.post(
+            f"{API}/images/upload",
+            headers=person.headers,
+            files=[("files", (name, data, "image/jpeg")) for name, data in big],
+        )
+        assert response.status_code == 413
+        assert "larger than 50000 bytes" in response.json()["detail"]
+        assert person.get("/images").json()["total"] == 0
+        small = person.upload([("one.jpg", img.jpeg(1, (200, 150)))])
+        assert len(small["images"]) == 1
