@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.main import create_app
-from tests.helpers.app import make_settings
+from tests.helpers.app import make_settings, service
 
 
 def test_web_ui_is_served_and_the_api_still_wins(tmp_path: Path) -> None:
@@ -40,3 +40,19 @@ def test_empty_frontend_dir_serves_nothing(tmp_path: Path, monkeypatch: pytest.M
         leaked = c.get("/.env")
         assert "do-not-leak-me" not in leaked.text
         assert settings.frontend_dir is None
+
+
+def test_cors_origins_are_applied(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, DUPFINDER_CORS_ORIGINS='["http://localhost:3000"]')
+    with service(settings) as (client, _runtime):
+        response = client.options(
+            "/api/v1/users/me",
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "Authorization",
+            },
+        )
+        assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+        other = client.get("/health", headers={"Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
