@@ -43,7 +43,7 @@ def test_empty_frontend_dir_serves_nothing(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_cors_origins_are_applied(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, DUPFINDER_CORS_ORIGINS='["http://localhost:3000"]')
+    settings = make_settings(tmp_path, DUPFINDER_CORS_ORIGINS=["http://localhost:3000"])
     with service(settings) as (client, _runtime):
         response = client.options(
             "/api/v1/users/me",
