@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,7 +43,7 @@ def _summary(report: ScanReport) -> str:
 def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     from backend.runtime import build_runtime
 
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, embedded=True)  # it reads files on this machine
     bar = tqdm(
         total=0,
         unit="img",
@@ -87,6 +88,57 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.distributed:
+        print(
+            "dupfinder: set CELERY_BROKER_URL to run a worker (the embedded mode runs its "
+            "own worker inside `dupfinder serve`)",
+            file=sys.stderr,
+        )
+        return 2
+    from backend.services.worker.celery_app import QUEUES, context_of, make_celery
+    from backend.services.worker.sweeper import Sweeper
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown:
+        print(
+            f"dupfinder: unknown queue(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(QUEUES)}",
+            file=sys.stderr,
+        )
+        return 2
+    app = make_celery(settings)
+    sweeper = Sweeper(lambda: context_of(app), settings.sweep_seconds, settings.celery_broker_url)
+    from celery.signals import worker_ready, worker_shutdown
+
+    worker_ready.connect(lambda **_: sweeper.start(), weak=False)  # after the pool has forked
+    worker_shutdown.connect(lambda **_: sweeper.stop(), weak=False)
+    argv = [
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--concurrency",
+        str(args.concurrency),
+        "--loglevel",
+        args.loglevel,
+        "--hostname",
+        args.hostname,
+    ]
+    if args.pool:
+        argv += ["--pool", args.pool]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from backend.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database is at the latest schema", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dupfinder", description=__doc__)
     parser.add_argument(
@@ -102,12 +154,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the API and the embedded worker")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    worker = sub.add_parser("worker", help="run a Celery worker (distributed mode)")
+    worker.add_argument(
+        "--queues",
+        default="ingest,cpu,model,grouping",
+        help="comma-separated queues to consume (default: all)",
+    )
+    worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
+    worker.add_argument("--pool", default="", help="Celery pool (default prefork)")
+    worker.add_argument("--hostname", default="dupfinder@%h")
+    worker.add_argument("--loglevel", default="INFO")
+    sub.add_parser("migrate", help="apply database migrations and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     overrides = {"DUPFINDER_DATA_DIR": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
-    handler = cmd_scan if args.command == "scan" else cmd_serve
-    return handler(args, settings)
+    handlers = {"scan": cmd_scan, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
+    return handlers[args.command](args, settings)
 
 
 if __name__ == "__main__":

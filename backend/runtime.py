@@ -1,6 +1,7 @@
 """The runtime: the one place that turns settings into an engine, a store and a job backend.
 
-Embedded mode is the default (SQLite file, local disk, in-process worker). Nothing else in the
+Embedded mode is the default (SQLite file, local disk, in-process worker). With a Celery
+broker configured, jobs go to Celery workers instead (distributed mode). Nothing else in the
 code branches on the mode.
 """
 
@@ -26,29 +27,53 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     ctx: AppContext
-    worker: EmbeddedWorker
+    worker: EmbeddedWorker | None  # None in distributed mode: Celery workers do the work
 
     @property
     def engine(self) -> Engine:
         return self.ctx.engine
 
+    @property
+    def mode(self) -> str:
+        return "embedded" if self.worker is not None else "celery"
+
     def start(self) -> None:
+        """Embedded mode: re-send what a previous run left unfinished (Celery workers sweep)."""
+        if self.worker is None:
+            return
         resumed = resume_unfinished(self.ctx)
         if resumed:
             log.info("resuming analysis of %d image(s) left unfinished", resumed)
 
+    def embedded_worker(self) -> EmbeddedWorker:
+        if self.worker is None:
+            raise RuntimeError("this runtime sends its jobs to Celery workers")
+        return self.worker
+
     def close(self) -> None:
-        self.worker.shutdown(wait=True)
+        if self.worker is not None:
+            self.worker.shutdown(wait=True)
         self.ctx.engine.dispose()
 
 
-def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
+def build_runtime(
+    settings: Settings, embedded: bool | None = None, migrate: bool | None = None
+) -> Runtime:
+    """``embedded`` forces the in-process worker (``dupfinder scan`` reads local files that
+    remote workers could not); by default a configured Celery broker means distributed.
+    ``migrate`` defaults to the ``DUPFINDER_AUTO_MIGRATE`` setting."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if migrate:
+    if settings.auto_migrate if migrate is None else migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    store = LocalBlobStore(settings.blob_dir)
+    if embedded is False or (embedded is None and settings.distributed):
+        from backend.services.worker.celery_app import CeleryJobQueue, make_celery
+
+        ctx = AppContext(settings, engine, store, CeleryJobQueue(make_celery(settings)))
+        return Runtime(ctx, None)
     worker = EmbeddedWorker(TASKS, settings.threads)
-    ctx = AppContext(settings, engine, LocalBlobStore(settings.blob_dir), worker)
+    ctx = AppContext(settings, engine, store, worker)
     worker.bind(ctx)
     return Runtime(ctx, worker)

@@ -42,6 +42,7 @@ def get_session(
 
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -156,7 +156,8 @@ class DecisionOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str
+    status: str  # "ok", or "degraded" when the database or the job broker is unreachable
     database: str
-    worker: str
+    worker: str  # "embedded" (in-process) or "celery"
+    broker: str  # the job queue: "ok" or "unavailable"
     version: str

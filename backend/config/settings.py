@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     fastapi_endpoint: str = Field(default="http://127.0.0.1:8000", alias="FASTAPI_ENDPOINT")
 
+    # Celery: how long a killed worker's unacknowledged message waits before another gets it,
+    # and how often workers sweep for work whose messages were lost (e.g. a Redis restart).
+    celery_visibility_timeout: int = Field(default=300, alias="DUPFINDER_VISIBILITY_TIMEOUT")
+    sweep_seconds: float = Field(default=60.0, gt=0, alias="DUPFINDER_SWEEP_SECONDS")
+    auto_migrate: bool = Field(default=True, alias="DUPFINDER_AUTO_MIGRATE")
     storage_dir: Path | None = Field(default=None, alias="DUPFINDER_STORAGE_DIR")
     # The web UI's static files; empty disables serving it (e.g. behind a separate frontend).
     frontend_dir: Path | None = Field(default=REPO_FRONTEND, alias="DUPFINDER_FRONTEND_DIR")
@@ -74,6 +79,10 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         assert self.storage_dir is not None  # filled by the validator
         return self.storage_dir
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.celery_broker_url)
 
     @property
     def is_sqlite(self) -> bool:

@@ -16,6 +16,10 @@ class JobQueue(Protocol):
 
     def enqueue(self, name: str, **kwargs: Any) -> None: ...
 
+    def reachable(self) -> bool:
+        """Whether jobs can be sent right now (for /health)."""
+        ...
+
 
 @dataclass
 class AppContext:

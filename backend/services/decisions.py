@@ -97,5 +97,5 @@ def _close(
     )
     session.add(decision)
     session.commit()
-    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+    ctx.jobs.enqueue(GROUP, owner_id=owner_id, force=True)
     return decision

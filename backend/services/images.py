@@ -62,7 +62,7 @@ def delete_image(session: Session, ctx: AppContext, owner_id: int, image_id: int
         select(sa.func.count()).select_from(Image).where(col(Image.storage_key) == key)
     ).one()
     session.commit()
-    ctx.jobs.enqueue(GROUP, owner_id=owner_id)  # regrouping is serialised per owner
+    ctx.jobs.enqueue(GROUP, owner_id=owner_id, force=True)  # regrouping is serialised per owner
     # Bytes go only after the rows are gone, and only if no other image uses the same blob.
     if not shared:
         ctx.store.delete(key)

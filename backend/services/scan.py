@@ -64,9 +64,10 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
         session.commit()
     for image_id in batch.pending:
         ctx.jobs.enqueue(EXTRACT, image_id=image_id)
-    ctx.jobs.enqueue(GROUP, owner_id=batch.owner_id)
+    ctx.jobs.enqueue(GROUP, owner_id=batch.owner_id, force=True)
     total = len(batch.pending)
-    while not runtime.worker.wait_idle(timeout=0.2):
+    worker = runtime.embedded_worker()
+    while not worker.wait_idle(timeout=0.2):
         if progress:
             progress(_finished(runtime, batch.job.id), total)
     if progress:

@@ -5,24 +5,26 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from backend import __version__
-from backend.api.deps import CtxDep
+from backend.api.deps import CtxDep, RuntimeDep
 from backend.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
-def health(ctx: CtxDep) -> HealthOut | JSONResponse:
+def health(ctx: CtxDep, runtime: RuntimeDep) -> HealthOut | JSONResponse:
     try:
         with ctx.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         database = "ok"
     except sa.exc.SQLAlchemyError:
         database = "unavailable"
+    broker = "ok" if ctx.jobs.reachable() else "unavailable"
     out = HealthOut(
-        status="ok" if database == "ok" else "degraded",
+        status="ok" if database == "ok" and broker == "ok" else "degraded",
         database=database,
-        worker="embedded",
+        worker=runtime.mode,
+        broker=broker,
         version=__version__,
     )
     if database != "ok":

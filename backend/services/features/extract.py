@@ -24,9 +24,14 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
     """Idempotent: an image that is no longer pending is left as it is."""
     with Session(ctx.engine) as session:
         image = session.get(Image, image_id)
-        if image is None or image.state != ImageState.PENDING:
+        if image is None:
             return
         owner_id, storage_key, filename = image.owner_id, image.storage_key, image.filename
+        if image.state != ImageState.PENDING:
+            if image.state == ImageState.ANALYSED:
+                # A run that died between its commit and sending the grouping: send it now.
+                ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+            return
 
     # The decoding and hashing happen outside any transaction: no lock is held meanwhile.
     features: ImageFeatures | None = None
@@ -47,7 +52,9 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
         ctx.store.put(thumb, features.thumbnail_jpeg)
 
     with Session(writer(ctx.engine)) as session:
-        image = session.get(Image, image_id)
+        # Row lock: a redelivered copy of this task running at the same time waits, then sees
+        # the image done and leaves it (no double count on the job).
+        image = session.get(Image, image_id, with_for_update=True)
         if image is None or image.state != ImageState.PENDING:
             return  # deleted, or finished by another worker meanwhile
         if features is None:

@@ -17,6 +17,7 @@ from backend.core.grouping import Edge, Tier, pair
 from backend.core.hamming_index import HammingIndex
 from backend.core.perceptual import to_unsigned, unpack_codes
 from backend.db.engine import writer
+from backend.db.locks import lock_owner
 from backend.models import Image, ImagePair, ImageState
 from backend.services.context import AppContext
 from backend.services.grouping.regroup import regroup
@@ -39,8 +40,11 @@ class _Known:
     storage_key: str
 
 
-def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
+def update_owner_groups(ctx: AppContext, owner_id: int, force: bool = False) -> None:
+    """Compare the owner's analysed images with their library and regroup. Without new images
+    there is nothing to regroup unless ``force`` (after a decision or a deletion)."""
     with Session(writer(ctx.engine), expire_on_commit=False) as session:
+        lock_owner(session, owner_id)  # one grouping per owner at a time, on any machine
         new = session.exec(
             select(Image)
             .where(Image.owner_id == owner_id, Image.state == ImageState.ANALYSED)
@@ -49,7 +53,8 @@ def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
         ).all()
         if new:
             _compare(session, ctx, owner_id, list(new))
-        regroup(session, owner_id)
+        if new or force:
+            regroup(session, owner_id)
         session.commit()
     if len(new) == BATCH:
         ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)

@@ -69,6 +69,9 @@ class EmbeddedWorker:
             self._in_flight -= 1
             self._lock.notify_all()
 
+    def reachable(self) -> bool:
+        return not self._closed
+
     def busy(self) -> bool:
         with self._lock:
             return self._in_flight > 0

@@ -28,6 +28,7 @@ def test_health_ok(client: TestClient, path: str) -> None:
         "status": "ok",
         "database": "ok",
         "worker": "embedded",
+        "broker": "ok",
         "version": __version__,
     }
 
@@ -50,6 +51,7 @@ def test_health_reports_the_database_down(offline: TestClient) -> None:
         "status": "degraded",
         "database": "unavailable",
         "worker": "embedded",
+        "broker": "ok",
         "version": __version__,
     }
 
