@@ -160,3 +160,21 @@ def camera_batch(seed: int = 1) -> list[tuple[str, bytes]]:
 
 EXACT_NAMES = {"original.jpg", "copy.jpg", "lossless.png"}
 NEAR_NAMES = EXACT_NAMES | {"small.jpg", "q30.jpg", "mirror.jpg"}
+
+
+def families(count: int, seed: int = 500) -> tuple[list[tuple[str, bytes]], list[set[str]]]:
+    """``count`` distinct photos, each with a byte copy, a resized and a flipped copy: the
+    files and the expected near groups (by file name). Each byte copy pair is an exact group."""
+    files: list[tuple[str, bytes]] = []
+    expected: list[set[str]] = []
+    for n in range(count):
+        original = jpeg(seed + n, (240, 180))
+        family = {
+            f"p{n}.jpg": original,
+            f"p{n}-copy.jpg": original,
+            f"p{n}-small.jpg": resized(original),
+            f"p{n}-mirror.jpg": flipped(original),
+        }
+        files.extend(family.items())
+        expected.append(set(family))
+    return files, expected
