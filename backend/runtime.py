@@ -16,7 +16,7 @@ from backend.config import Settings
 from backend.db.engine import make_engine
 from backend.db.migrate import upgrade
 from backend.services.context import AppContext
-from backend.services.storage.blobstore import LocalBlobStore
+from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
 from backend.services.worker.recovery import resume_unfinished
 from backend.services.worker.registry import TASKS
@@ -67,7 +67,7 @@ def build_runtime(
     if settings.auto_migrate if migrate is None else migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    store = LocalBlobStore(settings.blob_dir)
+    store = make_blob_store(settings.storage_location)
     if embedded is False or (embedded is None and settings.distributed):
         from backend.services.worker.celery_app import CeleryJobQueue, make_celery
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=60.0, gt=0, alias="DUPFINDER_SWEEP_SECONDS")
     auto_migrate: bool = Field(default=True, alias="DUPFINDER_AUTO_MIGRATE")
     storage_dir: Path | None = Field(default=None, alias="DUPFINDER_STORAGE_DIR")
+    # Shared image storage for workers on several machines: s3://BUCKET/prefix?endpoint_url=
+    # http://host:9000&region=us-east-1 (credentials from AWS_* or ~/.aws, never the URL), or
+    # file:///shared/dir. Empty: DUPFINDER_STORAGE_DIR (default DATA_DIR/blobs).
+    storage_url: str = Field(default="", alias="DUPFINDER_STORAGE_URL")
     # The web UI's static files; empty disables serving it (e.g. behind a separate frontend).
     frontend_dir: Path | None = Field(default=REPO_FRONTEND, alias="DUPFINDER_FRONTEND_DIR")
     secret_key: str = Field(default=DEV_SECRET, alias="DUPFINDER_SECRET_KEY")
@@ -79,6 +83,10 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         assert self.storage_dir is not None  # filled by the validator
         return self.storage_dir
+
+    @property
+    def storage_location(self) -> str | Path:
+        return self.storage_url or self.blob_dir
 
     @property
     def distributed(self) -> bool:

@@ -27,6 +27,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "DUPFINDER_DATA_DIR": str(data_dir),
         "DATABASE_URL": "",
         "DUPFINDER_STORAGE_DIR": None,
+        "DUPFINDER_STORAGE_URL": "",
         "DUPFINDER_WORKER_THREADS": 2,
         "DUPFINDER_SECRET_KEY": DEV_SECRET,
         "environment": "test",

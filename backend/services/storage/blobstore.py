@@ -12,6 +12,7 @@ from typing import Protocol
 from urllib.parse import quote, unquote_to_bytes
 
 FILE_PREFIX = "file:"
+READ_ONLY = "referenced files are read-only"
 
 
 class BlobNotFound(FileNotFoundError):
@@ -32,7 +33,7 @@ class LocalBlobStore:
 
     def _path(self, key: str) -> Path:
         if key.startswith(FILE_PREFIX):
-            return Path(os.fsdecode(unquote_to_bytes(key[len(FILE_PREFIX) :])))
+            return file_key_path(key)
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):  # keys are ours, but never trust a path
             raise ValueError(f"storage key escapes the store: {key!r}")
@@ -40,7 +41,7 @@ class LocalBlobStore:
 
     def put(self, key: str, data: bytes) -> None:
         if key.startswith(FILE_PREFIX):
-            raise ValueError("referenced files are read-only")
+            raise ValueError(READ_ONLY)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a crash never leaves a half-written blob under the real name.
@@ -54,10 +55,7 @@ class LocalBlobStore:
             raise
 
     def get(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError as exc:
-            raise BlobNotFound(key) from exc
+        return read_file(self._path(key), key)
 
     def delete(self, key: str) -> None:
         if key.startswith(FILE_PREFIX):
@@ -72,6 +70,20 @@ def file_key(path: Path) -> str:
     """The key of a file read in place: its path's bytes, percent-encoded, so that any name a
     file system allows (even one that is not valid UTF-8) is stored as plain text."""
     return FILE_PREFIX + quote(os.fsencode(path.resolve()), safe="/")
+
+
+def file_key_path(key: str) -> Path:
+    """The path on this machine of a ``file:`` key: the inverse of :func:`file_key`. Every store
+    reads these keys from the local file system, whatever it keeps its own blobs in."""
+    return Path(os.fsdecode(unquote_to_bytes(key[len(FILE_PREFIX) :])))
+
+
+def read_file(path: Path, key: str) -> bytes:
+    """A blob kept as a local file (``key`` names it in the error when it is missing)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise BlobNotFound(key) from exc
 
 
 def content_key(owner_id: int, sha256: str) -> str:

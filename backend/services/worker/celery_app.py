@@ -21,7 +21,7 @@ from kombu.entity import Queue
 from backend.config import Settings
 from backend.db.engine import make_engine
 from backend.services.context import AppContext
-from backend.services.storage.blobstore import LocalBlobStore
+from backend.services.storage.factory import make_blob_store
 from backend.services.worker.registry import TASKS, TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class _ContextHolder:
                     # without closing them (they belong to the parent).
                     self._ctx.engine.dispose(close=False)
                 engine = make_engine(self.settings.database_url)
-                store = LocalBlobStore(self.settings.blob_dir)
+                store = make_blob_store(self.settings.storage_location)
                 self._ctx = AppContext(self.settings, engine, store, CeleryJobQueue(self.app))
                 self._pid = os.getpid()
             return self._ctx
