@@ -64,6 +64,7 @@ def build_runtime(
     ``migrate`` defaults to the ``DUPFINDER_AUTO_MIGRATE`` setting."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_secret_key()
     if settings.auto_migrate if migrate is None else migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

@@ -57,8 +57,9 @@ function renderGroup(group) {
   node.dataset.groupId = group.id;
   node.querySelector("h3").textContent =
     `${group.images.length} ${group.tier === "exact" ? "identical copies" : "versions of one photo"}`;
-  node.querySelector(".why").textContent = "Suggested keep: " + group.suggested_keep.reasons.join("; ");
-  let keep = group.suggested_keep.image_id;
+  const suggestion = group.suggested_keep || { image_id: group.images[0].id, reasons: [] };
+  node.querySelector(".why").textContent = "Suggested keep: " + suggestion.reasons.join("; ");
+  let keep = suggestion.image_id;
   const figures = [];
   for (const image of group.images) {
     const fig = document.createElement("figure");
@@ -75,12 +76,13 @@ function renderGroup(group) {
   }
   function mark() { for (const f of figures) f.classList.toggle("keep", Number(f.dataset.imageId) === keep); }
   mark();
+  const seen = group.images.map((i) => i.id);  // a group that changed since is refused (409)
   node.querySelector(".resolve").addEventListener("click", async () => {
-    const trash = group.images.map((i) => i.id).filter((id) => id !== keep);
-    await decide(`/duplicates/groups/${group.id}/resolve`, { keep: [keep], trash });
+    const trash = seen.filter((id) => id !== keep);
+    await decide(`/duplicates/groups/${group.id}/resolve`, { keep: [keep], trash, seen });
   });
   node.querySelector(".dismiss").addEventListener("click", () =>
-    decide(`/duplicates/groups/${group.id}/dismiss`, {}));
+    decide(`/duplicates/groups/${group.id}/dismiss`, { seen }));
   return node;
 }
 
@@ -89,7 +91,10 @@ async function decide(path, body) {
     await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     say("groups-message", "Saved.");
     await loadGroups();
-  } catch (e) { say("groups-message", e.message, true); }
+  } catch (e) {
+    await loadGroups().catch(() => {});  // show the group as it is now
+    say("groups-message", e.message, true);
+  }
 }
 
 async function loadGroups() {

@@ -132,7 +132,7 @@ class GroupOut(BaseModel):
     tier: Tier
     status: GroupStatus
     images: list[ImageOut]
-    suggested_keep: KeeperOut
+    suggested_keep: KeeperOut | None  # None once every member is gone (a decided group)
     pairs: list[PairOut]
 
 
@@ -146,6 +146,12 @@ class GroupPage(BaseModel):
 class ResolveIn(BaseModel):
     keep: list[int] = Field(min_length=1)
     trash: list[int] = Field(default_factory=list)
+    # The members the person was shown; when given and the group has changed since, 409.
+    seen: list[int] | None = None
+
+
+class DismissIn(BaseModel):
+    seen: list[int] | None = None
 
 
 class DecisionOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Literal, Self
 
@@ -11,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.core.decode import DecodeLimits
 
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # for tests; refused in production
 REPO_FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
 
@@ -46,7 +47,9 @@ class Settings(BaseSettings):
     storage_url: str = Field(default="", alias="DUPFINDER_STORAGE_URL")
     # The web UI's static files; empty disables serving it (e.g. behind a separate frontend).
     frontend_dir: Path | None = Field(default=REPO_FRONTEND, alias="DUPFINDER_FRONTEND_DIR")
-    secret_key: str = Field(default=DEV_SECRET, alias="DUPFINDER_SECRET_KEY")
+    # Signs access tokens. Empty: a random key kept in DATA_DIR/secret_key (one machine); every
+    # API instance of a cluster must share one, so production requires it to be set.
+    secret_key: str = Field(default="", alias="DUPFINDER_SECRET_KEY")
     access_token_minutes: int = Field(default=60 * 24, alias="DUPFINDER_ACCESS_TOKEN_MINUTES")
     cors_origins: list[str] = Field(default_factory=list, alias="DUPFINDER_CORS_ORIGINS")
 
@@ -78,6 +81,18 @@ class Settings(BaseSettings):
                 "production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
         return self
+
+    def ensure_secret_key(self) -> str:
+        """The configured key, or this data directory's own random key (created once, 0600)."""
+        if not self.secret_key:
+            path = self.data_dir / "secret_key"
+            if not path.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+            self.secret_key = path.read_text().strip()
+        return self.secret_key
 
     @property
     def blob_dir(self) -> Path:

@@ -31,7 +31,10 @@ class GroupStatus(StrEnum):
 
 class DuplicateGroup(SQLModel, table=True):
     __tablename__ = "duplicate_group"
-    __table_args__ = (sa.Index("ix_group_owner_tier_status", "owner_id", "tier", "status"),)
+    __table_args__ = (
+        sa.Index("ix_group_owner_tier_status", "owner_id", "tier", "status"),
+        {"sqlite_autoincrement": True},  # a stale group id never names a newer group
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
@@ -67,6 +70,7 @@ class GroupDecision(SQLModel, table=True):
     """The record of what was decided for a group, as it was shown."""
 
     __tablename__ = "group_decision"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
     group_id: int | None = Field(

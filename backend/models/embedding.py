@@ -13,7 +13,10 @@ class ImageEmbedding(SQLModel, table=True):
     re-embeds instead of mixing vector spaces."""
 
     __tablename__ = "image_embedding"
-    __table_args__ = (sa.UniqueConstraint("image_id", "model_name", name="uq_embedding_model"),)
+    __table_args__ = (
+        sa.UniqueConstraint("image_id", "model_name", name="uq_embedding_model"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", index=True)

@@ -28,6 +28,7 @@ class Image(SQLModel, table=True):
         sa.UniqueConstraint("owner_id", "source", "source_id", name="uq_image_owner_source"),
         sa.Index("ix_image_owner_state", "owner_id", "state"),
         sa.Index("ix_image_owner_sha", "owner_id", "content_sha256"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

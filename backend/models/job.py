@@ -18,6 +18,7 @@ class JobState(StrEnum):
 class Job(SQLModel, table=True):
     """Progress of one batch (an upload, a folder scan): images done and failed of total."""
 
+    __table_args__ = {"sqlite_autoincrement": True}  # ids of deleted rows are never reused
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
     kind: str = Field(max_length=32)

@@ -8,6 +8,7 @@ from backend.models.base import timestamp, utcnow
 
 
 class User(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}  # ids of deleted rows are never reused
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True, index=True)
     name: str = Field(default="", max_length=200)

@@ -14,7 +14,7 @@ from backend.core.grouping import Edge, Tier, components, pair
 from backend.models import GroupDecision, GroupStatus, Image, PairDecision, Verdict, utcnow
 from backend.services.context import AppContext
 from backend.services.errors import Conflict, Invalid
-from backend.services.grouping.queries import get_group, view
+from backend.services.grouping.queries import GroupView, get_group, view
 from backend.services.grouping.update import TASK_NAME as GROUP
 
 
@@ -29,6 +29,31 @@ def _decide_pairs(
             )
 
 
+def _open_view(session: Session, owner_id: int, group_id: int, seen: list[int] | None) -> GroupView:
+    group = get_group(session, owner_id, group_id)
+    if group.status != GroupStatus.OPEN:
+        raise Conflict(f"group {group_id} was already {group.status.value}")
+    shown = view(session, group)
+    if seen is not None and set(seen) != {i.id for i in shown.images}:
+        # Group ids stay put while copies arrive and leave: decide only on what was seen.
+        raise Conflict(
+            f"group {group_id} has changed since it was shown; reload it and decide again"
+        )
+    return shown
+
+
+def _pairs_to_record(shown: GroupView, ids: list[int]) -> list[tuple[int, int]]:
+    """Pairs among ``ids`` that a decision on this group covers. In a near group, copies with
+    identical pixels stay duplicates of each other (their exact group decides on them)."""
+    copies_of: dict[int, frozenset[int]] = {}
+    if shown.group.tier != Tier.EXACT:
+        identical = [
+            Edge(p.image_a, p.image_b, p.tier) for p in shown.pairs if p.tier == Tier.EXACT
+        ]
+        copies_of = {m: frozenset(c) for c in components(identical) for m in c}
+    return [(a, b) for a, b in combinations(sorted(ids), 2) if b not in copies_of.get(a, ())]
+
+
 def resolve(
     session: Session,
     ctx: AppContext,
@@ -36,13 +61,13 @@ def resolve(
     group_id: int,
     keep: list[int],
     trash: list[int],
+    seen: list[int] | None = None,
 ) -> GroupDecision:
     """Trash ``trash``; every other member is kept (named in ``keep`` or not), and kept images
-    are never grouped together again: the group's question is answered."""
-    group = get_group(session, owner_id, group_id)
-    if group.status != GroupStatus.OPEN:
-        raise Conflict(f"group {group_id} was already {group.status.value}")
-    members = {i.id: i for i in view(session, group).images if i.id is not None}
+    are not grouped together again: the group's question is answered. ``seen``: the members
+    the person was shown; if the group has changed since, nothing is done (409)."""
+    shown = _open_view(session, owner_id, group_id, seen)
+    members = {i.id: i for i in shown.images if i.id is not None}
     unknown = sorted((set(keep) | set(trash)) - set(members))
     if unknown:
         raise Invalid(f"image(s) {unknown} are not in group {group_id}")
@@ -56,26 +81,17 @@ def resolve(
         image.trashed_at = now
         session.add(image)
     kept = sorted(set(members) - set(trash))
-    _decide_pairs(session, owner_id, combinations(kept, 2), Verdict.KEEP_BOTH)
+    _decide_pairs(session, owner_id, _pairs_to_record(shown, kept), Verdict.KEEP_BOTH)
     return _close(session, ctx, group_id, owner_id, GroupStatus.RESOLVED, kept, sorted(trash))
 
 
-def dismiss(session: Session, ctx: AppContext, owner_id: int, group_id: int) -> GroupDecision:
-    """ "Not duplicates": no two members are grouped again, except pixel-identical copies,
-    which are duplicates whatever is said of the group around them."""
-    group = get_group(session, owner_id, group_id)
-    if group.status != GroupStatus.OPEN:
-        raise Conflict(f"group {group_id} was already {group.status.value}")
-    shown = view(session, group)
+def dismiss(
+    session: Session, ctx: AppContext, owner_id: int, group_id: int, seen: list[int] | None = None
+) -> GroupDecision:
+    """ "Not duplicates": the members are not grouped together again (see _pairs_to_record)."""
+    shown = _open_view(session, owner_id, group_id, seen)
     ids = [i.id for i in shown.images if i.id is not None]
-    copies_of: dict[int, frozenset[int]] = {}
-    if group.tier != Tier.EXACT:
-        identical = [
-            Edge(p.image_a, p.image_b, p.tier) for p in shown.pairs if p.tier == Tier.EXACT
-        ]
-        copies_of = {m: frozenset(c) for c in components(identical) for m in c}
-    pairs = [(a, b) for a, b in combinations(ids, 2) if b not in copies_of.get(a, ())]
-    _decide_pairs(session, owner_id, pairs, Verdict.NOT_DUPLICATE)
+    _decide_pairs(session, owner_id, _pairs_to_record(shown, ids), Verdict.NOT_DUPLICATE)
     return _close(session, ctx, group_id, owner_id, GroupStatus.DISMISSED, ids, [])
 
 

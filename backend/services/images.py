@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from backend.models import Image, ImageState, Job
 from backend.services.context import AppContext
-from backend.services.errors import NotFound
+from backend.services.errors import Conflict, NotFound
 from backend.services.grouping.update import TASK_NAME as GROUP
 from backend.services.jobs import finish_complete_jobs
 from backend.services.scoping import get_owned, owned_query
@@ -32,6 +32,9 @@ def get_image(session: Session, owner_id: int, image_id: int) -> Image:
 
 
 def read_original(ctx: AppContext, image: Image) -> bytes:
+    if image.state not in (ImageState.ANALYSED, ImageState.READY):
+        # Only files that proved to be pictures are served back (never arbitrary bytes).
+        raise Conflict(f"image {image.id} has no picture to show (status: {image.state.value})")
     try:
         return ctx.store.get(image.storage_key)
     except BlobNotFound as exc:

@@ -60,7 +60,8 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
     started = time.monotonic()
     ctx = runtime.ctx
     with Session(writer(ctx.engine), expire_on_commit=False) as session:
-        batch = register_folder(session, root)
+        own = (ctx.settings.data_dir, ctx.settings.blob_dir)  # never scan our own files
+        batch = register_folder(session, root, own)
         session.commit()
     for image_id in batch.pending:
         ctx.jobs.enqueue(EXTRACT, image_id=image_id)

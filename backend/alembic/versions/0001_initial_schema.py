@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user")),
+        sqlite_autoincrement=True,  # ids of deleted rows are never reused
     )
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_email"), ["email"], unique=True)
@@ -56,6 +57,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_duplicate_group")),
+        sqlite_autoincrement=True,  # ids of deleted rows are never reused
     )
     with op.batch_alter_table("duplicate_group", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_duplicate_group_owner_id"), ["owner_id"], unique=False)
@@ -85,6 +87,7 @@ def upgrade() -> None:
             ["owner_id"], ["user.id"], name=op.f("fk_job_owner_id_user"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),
+        sqlite_autoincrement=True,  # ids of deleted rows are never reused
     )
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_job_owner_id"), ["owner_id"], unique=False)
@@ -117,6 +120,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_group_decision")),
+        sqlite_autoincrement=True,  # ids of deleted rows are never reused
     )
     with op.batch_alter_table("group_decision", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_group_decision_owner_id"), ["owner_id"], unique=False)
@@ -182,6 +186,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_image")),
         sa.UniqueConstraint("owner_id", "source", "source_id", name="uq_image_owner_source"),
+        sqlite_autoincrement=True,  # ids of deleted rows are never reused
     )
     with op.batch_alter_table("image", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_image_owner_id"), ["owner_id"], unique=False)
@@ -232,6 +237,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_image_embedding")),
         sa.UniqueConstraint("image_id", "model_name", name="uq_embedding_model"),
+        sqlite_autoincrement=True,  # ids of deleted rows are never reused
     )
     with op.batch_alter_table("image_embedding", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_image_embedding_image_id"), ["image_id"], unique=False)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
 from backend.api.schemas import (
     DecisionOut,
+    DismissIn,
     ErrorOut,
     GroupOut,
     GroupPage,
@@ -35,7 +36,9 @@ def _out(v: GroupView) -> GroupOut:
         tier=v.group.tier,
         status=v.group.status,
         images=[ImageOut.of(i) for i in v.images],
-        suggested_keep=KeeperOut(image_id=v.keeper.image_id, reasons=v.keeper.reasons),
+        suggested_keep=(
+            KeeperOut(image_id=v.keeper.image_id, reasons=v.keeper.reasons) if v.keeper else None
+        ),
         pairs=[
             PairOut(image_a=p.image_a, image_b=p.image_b, tier=p.tier, hash_distance=p.distance)
             for p in v.pairs
@@ -70,10 +73,17 @@ def resolve(
     group_id: int, body: ResolveIn, user: CurrentUser, session: SessionDep, ctx: CtxDep
 ) -> DecisionOut:
     return _decision(
-        decisions.resolve(session, ctx, owner_id(user), group_id, body.keep, body.trash)
+        decisions.resolve(session, ctx, owner_id(user), group_id, body.keep, body.trash, body.seen)
     )
 
 
 @router.post("/groups/{group_id}/dismiss", response_model=DecisionOut, responses=ERRORS)
-def dismiss(group_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> DecisionOut:
-    return _decision(decisions.dismiss(session, ctx, owner_id(user), group_id))
+def dismiss(
+    group_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: CtxDep,
+    body: DismissIn | None = None,
+) -> DecisionOut:
+    seen = body.seen if body else None
+    return _decision(decisions.dismiss(session, ctx, owner_id(user), group_id, seen))

@@ -18,7 +18,7 @@ class GroupView:
     group: DuplicateGroup
     images: list[Image]
     pairs: list[ImagePair]
-    keeper: Suggestion
+    keeper: Suggestion | None  # None when no member is left
 
 
 def candidate(image: Image) -> Candidate:
@@ -83,5 +83,9 @@ def view(session: Session, group: DuplicateGroup) -> GroupView:
             .order_by(col(ImagePair.image_a), col(ImagePair.image_b))
         ).all()
     )
-    keeper = suggest_keeper([candidate(i) for i in images], identical=group.tier == Tier.EXACT)
+    keeper = (
+        suggest_keeper([candidate(i) for i in images], identical=group.tier == Tier.EXACT)
+        if images
+        else None
+    )
     return GroupView(group, images, pairs, keeper)

@@ -21,15 +21,21 @@ class FolderBatch:
     pending: list[int]
 
 
-def walk(root: Path) -> list[tuple[Path, str]]:
-    """Every regular file below ``root`` (symbolic links are not followed), sorted."""
+def walk(root: Path, exclude: tuple[Path, ...] = ()) -> list[tuple[Path, str]]:
+    """Every regular file below ``root``, sorted; not hidden files or folders (".ssh", ".git",
+    ".thumbnails"), not symbolic links, and nothing under ``exclude`` (our own data folder)."""
+    excluded = {p.resolve() for p in exclude}
     found: list[tuple[Path, str]] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in excluded
+        )
         for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_file() and not path.is_symlink():
-                found.append((path, path.relative_to(root).as_posix()))
+            path = here / name
+            if name.startswith(".") or not path.is_file() or path.is_symlink():
+                continue
+            found.append((path, path.relative_to(root).as_posix()))
     return found
 
 
@@ -44,13 +50,14 @@ def folder_owner(session: Session, root: Path) -> User:
     email = f"folder-{digest}@scan.local"
     user = session.exec(select(User).where(User.email == email)).first()
     if user is None:
-        user = User(email=email, name=f"scan of {root}"[:200], hashed_password="!")
+        # Inactive: it is no person, and no token may ever act as it.
+        user = User(email=email, name=f"scan of {root}"[:200], hashed_password="!", is_active=False)
         session.add(user)
         session.flush()
     return user
 
 
-def register_folder(session: Session, root: Path) -> FolderBatch:
+def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()) -> FolderBatch:
     root = root.resolve()
     owner = folder_owner(session, root)
     assert owner.id is not None
@@ -66,7 +73,7 @@ def register_folder(session: Session, root: Path) -> FolderBatch:
     seen: dict[int, str] = {}
     pending: list[Image] = []
     pending_rel: list[str] = []
-    for path, rel in walk(root):
+    for path, rel in walk(root, exclude):
         stat = path.stat()
         version = f"{stat.st_size}:{stat.st_mtime_ns}"
         source_id = file_key(path)
