@@ -134,6 +134,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
     from backend.db.migrate import upgrade
 
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     print("database is at the latest schema", file=sys.stderr)
     return 0

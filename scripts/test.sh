@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`): bootstrap the dev environment, then lint, format
-# check, type check, migration drift check and the test suite with coverage.
+# check, type check, migration drift check, deployment files check (docker-compose.yml,
+# Dockerfiles) and the test suite with coverage.
 # Every step runs even when an earlier one fails; the exit status is non-zero if any failed.
 # Extra arguments go to pytest, e.g. `scripts/test.sh -k upload -x`.
 set -euo pipefail
@@ -45,6 +46,22 @@ drift_check() {
     return $rc
 }
 
+deploy_check() {
+    # docker-compose.yml as Compose resolves it, the Dockerfiles and the nginx config, checked
+    # against the documented contract. Needs a Compose (not an engine); .ci/run installs one.
+    local rc=0
+    "$BIN/python" scripts/check_deploy.py || rc=$?
+    if [[ $rc -eq 3 ]]; then
+        if [[ -n "${CI:-}" ]]; then
+            echo "no Compose in CI: .ci/run should have installed docker-compose" >&2
+            return 1
+        fi
+        echo "docker-compose.yml not checked: no Compose here (apt-get install docker-compose)"
+        return 0
+    fi
+    return $rc
+}
+
 run_pytest() {
     local rc=0
     if [[ ! -d tests ]]; then
@@ -62,6 +79,7 @@ step "ruff check ${code[*]}" "$BIN/ruff" check "${code[@]}"
 step "black --check ${code[*]}" "$BIN/black" --check "${code[@]}"
 step "mypy" "$BIN/mypy"
 step "migrations match the models (alembic check)" drift_check
+step "deployment files (docker compose config)" deploy_check
 step "pytest with coverage" run_pytest "$@"
 
 section "summary"
