@@ -66,11 +66,23 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         bar.close()
         runtime.close()
-    if args.json:
-        json.dump(report.as_json(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print(_summary(report))
+    try:
+        if args.json:
+            json.dump(report.as_json(), sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        else:
+            print(_summary(report))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `dupfinder scan --json | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if report.unfinished:
+        print(
+            f"dupfinder: {len(report.unfinished)} file(s) could not be analysed this time "
+            "(see the log above); run the scan again to finish them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -172,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {"DUPFINDER_DATA_DIR": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
     handlers = {"scan": cmd_scan, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
-    return handlers[args.command](args, settings)
+    try:
+        return handlers[args.command](args, settings)
+    except KeyboardInterrupt:
+        print("dupfinder: interrupted; what was analysed is kept for the next run", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from backend import __version__
-from backend.api.errors import install_error_handlers
+from backend.api.errors import AUTH_RESPONSES, install_error_handlers
 from backend.api.limits import BodySizeLimit
 from backend.api.routes import auth, duplicates, health, images, jobs
 from backend.config import Settings
@@ -52,8 +52,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             allow_headers=["Authorization", "Content-Type"],
         )
     v1 = APIRouter(prefix="/api/v1")
-    for module in (auth, images, jobs, duplicates):
-        v1.include_router(module.router)
+    v1.include_router(auth.router)
+    for module in (images, jobs, duplicates):  # every one of these needs a signed-in person
+        v1.include_router(module.router, responses=AUTH_RESPONSES)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api/v1")

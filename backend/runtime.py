@@ -20,6 +20,7 @@ from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
 from backend.services.worker.recovery import resume_unfinished
 from backend.services.worker.registry import TASKS
+from backend.services.worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     ctx: AppContext
     worker: EmbeddedWorker | None  # None in distributed mode: Celery workers do the work
+    sweeper: Sweeper | None = None
 
     @property
     def engine(self) -> Engine:
@@ -38,12 +40,16 @@ class Runtime:
         return "embedded" if self.worker is not None else "celery"
 
     def start(self) -> None:
-        """Embedded mode: re-send what a previous run left unfinished (Celery workers sweep)."""
+        """Embedded mode: re-send what a previous run left unfinished, then keep sweeping for
+        work that stopped moving (Celery workers run their own sweep)."""
         if self.worker is None:
             return
         resumed = resume_unfinished(self.ctx)
         if resumed:
             log.info("resuming analysis of %d image(s) left unfinished", resumed)
+        ctx = self.ctx
+        self.sweeper = Sweeper(lambda: ctx, ctx.settings.sweep_seconds, broker_url="")
+        self.sweeper.start()
 
     def embedded_worker(self) -> EmbeddedWorker:
         if self.worker is None:
@@ -51,6 +57,8 @@ class Runtime:
         return self.worker
 
     def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.worker is not None:
             self.worker.shutdown(wait=True)
         self.ctx.engine.dispose()
@@ -74,7 +82,7 @@ def build_runtime(
 
         ctx = AppContext(settings, engine, store, CeleryJobQueue(make_celery(settings)))
         return Runtime(ctx, None)
-    worker = EmbeddedWorker(TASKS, settings.threads)
+    worker = EmbeddedWorker(TASKS, settings.threads, settings.retry_base_seconds)
     ctx = AppContext(settings, engine, store, worker)
     worker.bind(ctx)
     return Runtime(ctx, worker)

@@ -46,13 +46,22 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_user(
-    session: SessionDep, ctx: CtxDep, token: Annotated[str | None, Depends(oauth2)]
-) -> User:
+def get_read_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Session]:
+    """A session that only reads: it never takes SQLite's write lock."""
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
+def current_user(ctx: CtxDep, token: Annotated[str | None, Depends(oauth2)]) -> User:
     if not token:
         raise Unauthorized("sign in first: send an Authorization: Bearer <token> header")
     user_id = read_access_token(token, ctx.settings.secret_key)
-    user = session.get(User, user_id) if user_id is not None else None
+    # Its own short read, so a request's write transaction starts only when it writes.
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        user = session.get(User, user_id) if user_id is not None else None
     if user is None or not user.is_active:
         raise Unauthorized("the access token is invalid or has expired; sign in again")
     return user

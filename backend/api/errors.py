@@ -13,10 +13,9 @@ from backend.services.errors import AppError
 
 log = logging.getLogger(__name__)
 
-COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
-    401: {"description": "Not signed in", "model": None},
-    404: {"description": "Not found (or not yours)"},
-    503: {"description": "The database is unavailable"},
+AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"description": "Not signed in, or the token is invalid or expired"},
+    503: {"description": "The database is unavailable; retry shortly"},
 }
 
 

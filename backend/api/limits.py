@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+UPLOAD_PATH = "/images/upload"
+
 
 class _TooLarge(Exception):
     pass
@@ -13,7 +15,8 @@ class _TooLarge(Exception):
 
 class BodySizeLimit:
     """Pure ASGI middleware: 413 when Content-Length (or the bytes actually sent) exceed
-    ``max_bytes``. Starlette would otherwise write the whole upload to temporary files first."""
+    ``max_bytes``, and 401 for an upload without credentials, before the body is read.
+    Starlette would otherwise write the whole upload to temporary files first."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -23,7 +26,18 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        if (
+            scope["method"] == "POST"
+            and scope["path"].endswith(UPLOAD_PATH)
+            and b"authorization" not in headers
+        ):
+            # FastAPI would spool the whole body to disk before it checks the token.
+            await self._answer(
+                send, 401, "sign in first: send an Authorization: Bearer <token> header"
+            )
+            return
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
@@ -56,13 +70,16 @@ class BodySizeLimit:
             if self.max_bytes >= 2**20
             else (f"{self.max_bytes} bytes")
         )
-        body = json.dumps(
-            {"detail": f"the request is larger than {limit}; send fewer or smaller files"}
-        ).encode()
+        await self._answer(
+            send, 413, f"the request is larger than {limit}; send fewer or smaller files"
+        )
+
+    async def _answer(self, send: Send, status: int, detail: str) -> None:
+        body = json.dumps({"detail": detail}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     # and how often workers sweep for work whose messages were lost (e.g. a Redis restart).
     celery_visibility_timeout: int = Field(default=300, alias="DUPFINDER_VISIBILITY_TIMEOUT")
     sweep_seconds: float = Field(default=60.0, gt=0, alias="DUPFINDER_SWEEP_SECONDS")
+    retry_base_seconds: float = Field(default=0.5, gt=0, alias="DUPFINDER_RETRY_BASE_SECONDS")
     auto_migrate: bool = Field(default=True, alias="DUPFINDER_AUTO_MIGRATE")
     storage_dir: Path | None = Field(default=None, alias="DUPFINDER_STORAGE_DIR")
     # Shared image storage for workers on several machines: s3://BUCKET/prefix?endpoint_url=

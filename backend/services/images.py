@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from backend.models import Image, ImageState, Job
+from backend.models import Image, ImageState
 from backend.services.context import AppContext
 from backend.services.errors import Conflict, NotFound
 from backend.services.grouping.update import TASK_NAME as GROUP
-from backend.services.jobs import finish_complete_jobs
+from backend.services.jobs import release_from_job
 from backend.services.scoping import get_owned, owned_query
 from backend.services.storage.blobstore import BlobNotFound
 
@@ -53,14 +53,9 @@ def read_thumbnail(ctx: AppContext, image: Image) -> bytes:
 def delete_image(session: Session, ctx: AppContext, owner_id: int, image_id: int) -> None:
     image = get_image(session, owner_id, image_id)
     key, thumb = image.storage_key, image.thumbnail_key
-    if image.job_id is not None and image.state in (ImageState.PENDING, ImageState.ANALYSED):
-        # Not counted as done or failed yet, and now never will be: its job waits for one less.
-        session.execute(
-            sa.update(Job).where(col(Job.id) == image.job_id).values(total=col(Job.total) - 1)
-        )
+    release_from_job(session, image)
     session.delete(image)
     session.flush()
-    finish_complete_jobs(session)
     shared = session.exec(
         select(sa.func.count()).select_from(Image).where(col(Image.storage_key) == key)
     ).one()

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from backend.models import Job, JobState, utcnow
+from backend.models import Image, ImageState, Job, JobState, utcnow
 
 
 def count_progress(
@@ -37,3 +37,14 @@ def finish_complete_jobs(session: Session) -> None:
         job.finished_at = job.updated_at = utcnow()
         session.add(job)
     session.flush()
+
+
+def release_from_job(session: Session, image: Image) -> None:
+    """The image leaves its job unfinished (deleted, or moved to a newer job): the job waits
+    for one image less, and may be complete now."""
+    if image.job_id is not None and image.state in (ImageState.PENDING, ImageState.ANALYSED):
+        session.execute(
+            sa.update(Job).where(col(Job.id) == image.job_id).values(total=col(Job.total) - 1)
+        )
+        session.flush()
+        finish_complete_jobs(session)

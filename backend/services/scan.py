@@ -44,6 +44,7 @@ class ScanReport:
     seconds: float
     groups: list[ScanGroup] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)  # files a fault kept from analysis
 
     def as_json(self) -> dict[str, list[list[str]]]:
         out: dict[str, list[list[str]]] = {t.value: [] for t in Tier}
@@ -63,6 +64,8 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
         own = (ctx.settings.data_dir, ctx.settings.blob_dir)  # never scan our own files
         batch = register_folder(session, root, own)
         session.commit()
+    for key in batch.stale_thumbnails:
+        ctx.store.delete(key)
     for image_id in batch.pending:
         ctx.jobs.enqueue(EXTRACT, image_id=image_id)
     ctx.jobs.enqueue(GROUP, owner_id=batch.owner_id, force=True)
@@ -88,6 +91,11 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
             (shown(batch.images[i.id]), i.error or "unreadable")
             for i in images.values()
             if i.id is not None and i.state == ImageState.FAILED
+        )
+        report.unfinished = sorted(
+            shown(batch.images[i.id])
+            for i in images.values()
+            if i.id is not None and i.state in (ImageState.PENDING, ImageState.ANALYSED)
         )
         members: dict[int, list[int]] = {}
         for gid, iid in session.execute(

@@ -19,9 +19,10 @@ def normalise_email(email: str) -> str:
 
 def register(session: Session, email: str, password: str, name: str) -> User:
     email = normalise_email(email)
+    hashed = hash_password(password)  # slow on purpose: before the transaction starts
     if session.exec(select(User).where(User.email == email)).first() is not None:
         raise Conflict("an account with this email already exists")
-    user = User(email=email, name=name.strip(), hashed_password=hash_password(password))
+    user = User(email=email, name=name.strip(), hashed_password=hashed)
     session.add(user)
     try:
         session.flush()

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from backend.api.deps import CtxDep, CurrentUser, SessionDep
+from backend.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
 from backend.api.schemas import ErrorOut, RegisterIn, TokenOut, UserOut
 from backend.models import User
 from backend.services import users
@@ -32,7 +32,7 @@ def register(body: RegisterIn, session: SessionDep) -> UserOut:
 
 @router.post("/auth/token", response_model=TokenOut, responses={401: {"model": ErrorOut}})
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, ctx: CtxDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: ReadSessionDep, ctx: CtxDep
 ) -> TokenOut:
     user = users.authenticate(session, form.username, form.password)
     assert user.id is not None

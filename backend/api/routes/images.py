@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
@@ -45,7 +46,7 @@ def _read_limited(files: list[UploadFile], limit: int) -> Iterator[IncomingFile]
     "/upload",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadOut,
-    responses={413: {"model": ErrorOut}},
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
 def upload(
     user: CurrentUser,
@@ -55,7 +56,7 @@ def upload(
 ) -> UploadOut:
     limit = ctx.settings.max_files_per_upload
     if len(files) > limit:
-        raise AppError(f"{len(files)} files sent; send at most {limit} per request", 413)
+        raise AppError(f"{len(files)} files sent; send at most {limit} per request", 422)
     result = ingest_upload(
         session,
         ctx.store,
@@ -118,12 +119,13 @@ def thumbnail(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep
 def original(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
     image = images.get_image(session, owner_id(user), image_id)
     data = images.read_original(ctx, image)
-    safe_name = image.filename.replace('"', "_").encode("ascii", "replace").decode()
+    ascii_name = image.filename.replace('"', "_").encode("ascii", "replace").decode()
+    disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(image.filename)}"
     return Response(
         data,
         media_type=_MEDIA.get(image.format or "", "application/octet-stream"),
         headers={
-            "Content-Disposition": f'inline; filename="{safe_name}"',
+            "Content-Disposition": disposition,
             "X-Content-Type-Options": "nosniff",
         },
     )

@@ -27,6 +27,7 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
         if image is None:
             return
         owner_id, storage_key, filename = image.owner_id, image.storage_key, image.filename
+        size = image.size_bytes
         if image.state != ImageState.PENDING:
             if image.state == ImageState.ANALYSED:
                 # A run that died between its commit and sending the grouping: send it now.
@@ -36,10 +37,14 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
     # The decoding and hashing happen outside any transaction: no lock is held meanwhile.
     features: ImageFeatures | None = None
     reason = ""
+    limits = ctx.settings.decode_limits
     try:
-        features = extract_features(
-            ctx.store.get(storage_key), filename, ctx.settings.decode_limits
-        )
+        if size > limits.max_bytes:  # never read a 3 GB video into memory to learn that
+            raise ImageRejected(
+                f"the file is {size / 2**20:.1f} MiB, over the limit of "
+                f"{limits.max_bytes / 2**20:.1f} MiB"
+            )
+        features = extract_features(ctx.store.get(storage_key), filename, limits)
     except ImageRejected as exc:
         reason = exc.reason
     except BlobNotFound:
@@ -91,3 +96,12 @@ def _fail(session: Session, image: Image, reason: str) -> None:
     image.error = reason[:500]
     session.add(image)
     count_progress(session, done=[], failed=[image.job_id])
+
+
+def give_up_on_image(ctx: AppContext, error: BaseException, image_id: int) -> None:
+    """Retries are exhausted: the image fails with a reason, so its job can finish."""
+    with Session(writer(ctx.engine)) as session:
+        image = session.get(Image, image_id, with_for_update=True)
+        if image is not None and image.state == ImageState.PENDING:
+            _fail(session, image, f"the image could not be stored or analysed ({error})")
+            session.commit()

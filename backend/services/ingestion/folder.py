@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from backend.models import Image, ImageState, IngestionMode, Job, JobState, User, utcnow
+from backend.services.jobs import release_from_job
 from backend.services.storage.blobstore import file_key
 
 
@@ -19,6 +20,7 @@ class FolderBatch:
     job: Job
     images: dict[int, str]  # image id -> path relative to the root
     pending: list[int]
+    stale_thumbnails: list[str]  # of files changed or gone: delete once committed
 
 
 def walk(root: Path, exclude: tuple[Path, ...] = ()) -> list[tuple[Path, str]]:
@@ -73,6 +75,7 @@ def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()
     seen: dict[int, str] = {}
     pending: list[Image] = []
     pending_rel: list[str] = []
+    stale: list[str] = []
     for path, rel in walk(root, exclude):
         stat = path.stat()
         version = f"{stat.st_size}:{stat.st_mtime_ns}"
@@ -82,11 +85,14 @@ def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()
             assert image.id is not None
             seen[image.id] = rel
             if image.state == ImageState.PENDING:  # an earlier scan stopped before analysing it
+                release_from_job(session, image)
                 image.job_id = job.id
                 pending.append(image)
                 pending_rel.append(rel)
             continue
         if image is not None:  # changed since the last scan: analyse it afresh
+            stale.extend([image.thumbnail_key] if image.thumbnail_key else [])
+            release_from_job(session, image)
             session.delete(image)
             session.flush()
         image = Image(
@@ -104,6 +110,8 @@ def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()
         pending.append(image)
         pending_rel.append(rel)
     for gone in known.values():  # deleted from disk since the last scan
+        stale.extend([gone.thumbnail_key] if gone.thumbnail_key else [])
+        release_from_job(session, gone)
         session.delete(gone)
     session.flush()
     for image, rel in zip(pending, pending_rel, strict=True):
@@ -114,4 +122,4 @@ def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()
         job.state, job.finished_at = JobState.DONE, utcnow()
     session.add(job)
     session.flush()
-    return FolderBatch(owner.id, job, seen, [i.id for i in pending if i.id is not None])
+    return FolderBatch(owner.id, job, seen, [i.id for i in pending if i.id is not None], stale)

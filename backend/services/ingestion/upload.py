@@ -33,11 +33,11 @@ def ingest_upload(
     owner_id: int,
     files: Iterable[IncomingFile],
 ) -> UploadResult:
-    """Flushes rows but does not commit; the caller commits, then enqueues analysis."""
-    job = Job(owner_id=owner_id, kind="upload")
-    session.add(job)
-    session.flush()
-    result = UploadResult(job)
+    """Checks and stores the files first, with no database transaction open (so the write
+    lock is held only for the inserts); flushes rows but does not commit: the caller commits,
+    then enqueues analysis."""
+    accepted: list[Image] = []
+    rejected: list[tuple[str, str]] = []
     for incoming in files:
         shown = incoming.filename or "(no name)"
         try:
@@ -48,26 +48,30 @@ def ingest_upload(
                 )
             probe(incoming.data, name, limits)
         except ImageRejected as exc:
-            result.rejected.append((shown, exc.reason))
+            rejected.append((shown, exc.reason))
             continue
         sha = sha256_hex(incoming.data)
         key = content_key(owner_id, sha)
-        if not store.exists(key):
-            store.put(key, incoming.data)
-        image = Image(
-            owner_id=owner_id,
-            source=IngestionMode.UPLOAD,
-            job_id=job.id,
-            filename=name,
-            storage_key=key,
-            content_sha256=sha,
-            size_bytes=len(incoming.data),
+        # Always written (atomically): a concurrent delete of the same bytes cannot leave
+        # this image without its file.
+        store.put(key, incoming.data)
+        accepted.append(
+            Image(
+                owner_id=owner_id,
+                source=IngestionMode.UPLOAD,
+                filename=name,
+                storage_key=key,
+                content_sha256=sha,
+                size_bytes=len(incoming.data),
+            )
         )
-        session.add(image)
-        result.images.append(image)
-    job.total = len(result.images)
-    if not job.total:
+    job = Job(owner_id=owner_id, kind="upload", total=len(accepted))
+    if not accepted:
         job.state, job.finished_at = JobState.DONE, utcnow()
     session.add(job)
     session.flush()
-    return result
+    for image in accepted:
+        image.job_id = job.id
+        session.add(image)
+    session.flush()
+    return UploadResult(job, accepted, rejected)

@@ -14,28 +14,24 @@ from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
-import sqlalchemy as sa
-from celery import Celery
+from celery import Celery, Task
 from kombu.entity import Queue
 
 from backend.config import Settings
 from backend.db.engine import make_engine
 from backend.services.context import AppContext
 from backend.services.storage.factory import make_blob_store
+from backend.services.worker.faults import TRANSIENT as BASE_TRANSIENT
 from backend.services.worker.registry import TASKS, TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
 
 QUEUES = ("ingest", "cpu", "model", "grouping")
+MAX_RETRIES = 20  # about a quarter of an hour of backoff, then the task gives up
 # Faults that pass: retried with exponential backoff (1 s, 2 s, 4 s … at most a minute).
-TRANSIENT: tuple[type[BaseException], ...] = (
-    sa.exc.OperationalError,
-    sa.exc.InterfaceError,
-    sa.exc.DisconnectionError,
+TRANSIENT: tuple[type[Exception], ...] = BASE_TRANSIENT + (
     kombu.exceptions.OperationalError,
     redis.exceptions.ConnectionError,
-    ConnectionError,
-    TimeoutError,
 )
 
 
@@ -122,14 +118,18 @@ def make_celery(settings: Settings) -> Celery:
 def _register(app: Celery, spec: TaskSpec, holder: _ContextHolder) -> None:
     @app.task(
         name=spec.name,
-        autoretry_for=TRANSIENT,
-        retry_backoff=True,
-        retry_backoff_max=60,
-        retry_jitter=True,
-        max_retries=20,
+        bind=True,
+        max_retries=MAX_RETRIES,
     )
-    def run(**kwargs: Any) -> None:
-        spec.run(holder.get(), **kwargs)
+    def run(self: Task[Any, Any], /, **kwargs: Any) -> None:
+        ctx = holder.get()
+        try:
+            spec.run(ctx, **kwargs)
+        except TRANSIENT as exc:
+            if self.request.retries >= MAX_RETRIES:
+                spec.give_up(ctx, exc, **kwargs)
+                return
+            raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
 
 
 def context_of(app: Celery) -> AppContext:

@@ -13,13 +13,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from backend.services.context import AppContext
+from backend.services.worker.faults import RETRIES, TRANSIENT
 from backend.services.worker.registry import TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
 
 
 class EmbeddedWorker:
-    def __init__(self, registry: dict[str, TaskSpec], threads: int) -> None:
+    def __init__(
+        self, registry: dict[str, TaskSpec], threads: int, retry_base: float = 0.5
+    ) -> None:
         check_registry(registry)
         self.registry = registry
         self.ctx: AppContext | None = None
@@ -35,6 +38,7 @@ class EmbeddedWorker:
         self._in_flight = 0
         self._closed = False
         self.errors = 0
+        self.retry_base = retry_base
 
     def bind(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -54,17 +58,43 @@ class EmbeddedWorker:
         future: Future[None] = self._pools[spec.queue].submit(self._run, spec, key, kwargs)
         future.add_done_callback(self._finished)
 
-    def _run(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any]) -> None:
+    def _run(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int = 0) -> None:
         with self._lock:
             self._waiting.discard(key)  # from now on a new request needs a new run
         assert self.ctx is not None, "bind() the worker to a context before enqueueing"
         try:
             spec.run(self.ctx, **kwargs)
+        except TRANSIENT as exc:
+            if attempt < RETRIES and not self._closed:
+                log.warning("task %s%s: %r; retrying", spec.name, kwargs, exc)
+                self._retry_later(spec, key, kwargs, attempt + 1)
+                return
+            self.errors += 1
+            try:
+                spec.give_up(self.ctx, exc, **kwargs)
+            except Exception:
+                log.exception("recording the failure of %s%s failed too", spec.name, kwargs)
         except Exception:
             self.errors += 1
             log.exception("task %s%s failed", spec.name, kwargs)
 
-    def _finished(self, _future: Future[None]) -> None:
+    def _retry_later(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int) -> None:
+        with self._lock:
+            self._in_flight += 1  # still owed: wait_idle() waits for the retry too
+
+        def resubmit() -> None:
+            try:
+                future = self._pools[spec.queue].submit(self._run, spec, key, kwargs, attempt)
+            except RuntimeError:  # shut down meanwhile: recovery resends it at the next start
+                self._finished(None)
+                return
+            future.add_done_callback(self._finished)
+
+        timer = threading.Timer(self.retry_base * 2 ** (attempt - 1), resubmit)
+        timer.daemon = True
+        timer.start()
+
+    def _finished(self, _future: Future[None] | None) -> None:
         with self._lock:
             self._in_flight -= 1
             self._lock.notify_all()

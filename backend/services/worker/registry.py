@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from backend.services.context import AppContext
 from backend.services.features.extract import TASK_NAME as EXTRACT
-from backend.services.features.extract import extract_image_features
+from backend.services.features.extract import extract_image_features, give_up_on_image
 from backend.services.grouping.update import TASK_NAME as GROUP
 from backend.services.grouping.update import update_owner_groups
 
+log = logging.getLogger(__name__)
 TaskFn = Callable[..., None]
 
 
@@ -21,9 +23,16 @@ class TaskSpec:
     fn: TaskFn
     queue: str  # "cpu" for image work; "grouping" runs one task at a time per owner
     dedupe: bool = False  # a waiting copy with the same arguments makes a new one redundant
+    # Called once retries are exhausted, to record the failure where a person sees it.
+    on_give_up: Callable[..., None] | None = None
 
     def run(self, ctx: AppContext, **kwargs: Any) -> None:
         self.fn(ctx, **kwargs)
+
+    def give_up(self, ctx: AppContext, error: BaseException, **kwargs: Any) -> None:
+        log.error("task %s%s gave up after retries: %r", self.name, kwargs, error)
+        if self.on_give_up is not None:
+            self.on_give_up(ctx, error, **kwargs)
 
 
 def build_registry(specs: list[TaskSpec]) -> dict[str, TaskSpec]:
@@ -38,7 +47,7 @@ def build_registry(specs: list[TaskSpec]) -> dict[str, TaskSpec]:
 
 TASKS = build_registry(
     [
-        TaskSpec(EXTRACT, extract_image_features, queue="cpu"),
+        TaskSpec(EXTRACT, extract_image_features, queue="cpu", on_give_up=give_up_on_image),
         TaskSpec(GROUP, update_owner_groups, queue="grouping", dedupe=True),
     ]
 )

@@ -1,7 +1,8 @@
 """The sweep: a Celery worker's background thread that re-sends work whose messages were lost.
 
 One worker at a time sweeps (a short Redis lock), every ``sweep_seconds``, for images whose job
-has not moved for that long (see recovery.resume_unfinished).
+has not moved for that long (see recovery.resume_unfinished). The embedded mode runs one too,
+without the lock, for work whose task gave up on a fault that has since passed.
 """
 
 from __future__ import annotations

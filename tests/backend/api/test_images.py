@@ -134,7 +134,7 @@ def test_too_many_files_in_one_request(tmp_path: Path) -> None:
     with service(settings) as (client, runtime):
         person = Person.sign_up(client, runtime, "carol@example.com")
         response = person.send([(f"{n}.jpg", img.jpeg(n, (64, 48))) for n in range(3)])
-        assert response.status_code == 413
+        assert response.status_code == 422
         assert response.json()["detail"] == "3 files sent; send at most 2 per request"
 
 

@@ -23,3 +23,14 @@ def test_oversized_request_is_refused_with_413(tmp_path: Path) -> None:
         assert person.get("/images").json()["total"] == 0
         small = person.upload([("one.jpg", img.jpeg(1, (200, 150)))])
         assert len(small["images"]) == 1
+
+
+def test_an_upload_without_credentials_is_refused_before_its_body_is_read(
+    tmp_path: Path,
+) -> None:
+    with service(make_settings(tmp_path)) as (client, _runtime):
+        response = client.post(
+            f"{API}/images/upload", files=[("files", ("a.jpg", img.jpeg(1), "image/jpeg"))]
+        )
+        assert response.status_code == 401
+        assert "sign in first" in response.json()["detail"]
