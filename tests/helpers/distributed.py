@@ -152,3 +152,87 @@ def unfinished(runtime: Runtime) -> int:
                 )
             ).all()
         )
+
+
+class RestartablePostgres:
+    """An embedded PostgreSQL (tests/helpers/pgvector.py) the test may stop and start again on
+    the same port and data directory, as a database server that goes away for a moment.
+
+    ``start`` re-runs the very command line the server last ran with (PostgreSQL writes it to
+    ``postmaster.opts``), as the data directory's owner (PostgreSQL refuses to run as root)."""
+
+    def __init__(self, server: Any) -> None:  # an EmbeddedServer
+        self.server = server
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _pid(self) -> int | None:
+        try:
+            return int((self.server.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def accepts(self) -> bool:
+        import psycopg
+
+        try:
+            self.server.connect().close()
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT): sessions are ended, clients see the server gone."""
+        pid = self._pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGINT)
+        if self.proc is not None:
+            self.proc.wait(20)
+            self.proc = None
+        # The first server is the pgvector helper's child: it reaps it; the pid file goes.
+        eventually(lambda: self._pid() is None, 20, "PostgreSQL did not stop")
+        assert not self.accepts()
+
+    def start(self) -> None:
+        import shlex
+
+        command = shlex.split((self.server.data_dir / "postmaster.opts").read_text())
+        owner = os.stat(self.server.data_dir)
+        as_user: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            as_user = {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
+        with open(self.server.log_file, "ab") as log:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=self.server.data_dir.parent,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **as_user,
+            )
+        eventually(self.accepts, 30, f"PostgreSQL did not start again; see {self.server.log_file}")
+
+    def close(self) -> None:
+        """Stop a server this object started (the first one is the pgvector helper's)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@contextmanager
+def restartable_postgres() -> Iterator[RestartablePostgres]:
+    """A private PostgreSQL 18 server (with pgvector) that the test may stop and start."""
+    from tests.helpers.pgvector import embedded_pgvector
+
+    with embedded_pgvector() as server:
+        pg = RestartablePostgres(server)
+        try:
+            yield pg
+        finally:
+            pg.close()

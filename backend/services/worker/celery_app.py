@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import kombu.exceptions
+import redis
 import redis.exceptions
 from celery import Celery, Task
 from kombu.entity import Queue
+from kombu.transport import redis as kombu_redis
 
 from backend.config import Settings
 from backend.db.engine import make_engine
@@ -38,23 +41,40 @@ TRANSIENT: tuple[type[Exception], ...] = BASE_TRANSIENT + (
 class CeleryJobQueue:
     """``JobQueue`` that publishes to the broker, to the task's own queue."""
 
+    OUTAGE_BACKOFF = 5.0  # seconds without trying after the broker failed
+
     def __init__(self, app: Celery) -> None:
         self.app = app
+        url = str(app.conf.broker_url or "")
+        self._redis = redis.Redis.from_url(url) if url.startswith("redis") else None
+        self._down_until = 0.0
 
     def enqueue(self, name: str, **kwargs: Any) -> None:
         spec = TASKS[name]
+        if time.monotonic() < self._down_until:
+            return  # the broker just failed: don't make every caller wait for it again
         try:
+            if spec.dedupe and self._redis is not None:
+                # One waiting copy is enough (the worker clears the mark when it starts).
+                if not self._redis.set(waiting_key(name, kwargs), 1, nx=True, ex=300):
+                    return
             self.app.send_task(
                 name,
                 kwargs=kwargs,
                 queue=spec.queue,
                 retry=True,
-                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+                retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
             )
         except TRANSIENT:
             # The work is in the database, not only in the message: a worker's sweep
             # (recovery.resume_unfinished) sends it again once the broker is back.
+            self._down_until = time.monotonic() + self.OUTAGE_BACKOFF
             log.warning("broker unreachable; %s%s will be re-sent by the sweep", name, kwargs)
+
+    def started(self, name: str, kwargs: dict[str, Any]) -> None:
+        """A deduplicated task began: a request from now on needs a run of its own."""
+        if self._redis is not None:
+            self._redis.delete(waiting_key(name, kwargs))
 
     def reachable(self) -> bool:
         try:
@@ -63,6 +83,25 @@ class CeleryJobQueue:
             return True
         except Exception:  # any broker failure means "not now"
             return False
+
+
+def waiting_key(name: str, kwargs: dict[str, Any]) -> str:
+    args = ",".join(f"{k}={kwargs[k]}" for k in sorted(kwargs))
+    return f"dupfinder:waiting:{name}:{args}"
+
+
+class _Channel(kombu_redis.Channel):
+    """kombu 5.7's redis channel dereferences a connection that a reconnect already closed and
+    the worker exits ("Unrecoverable error"); raise the connection error Celery recovers from."""
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        if self.connection is None or self.connection.client is None:
+            raise redis.exceptions.ConnectionError("the broker connection is closed")
+        return super()._connparams(asynchronous)  # type: ignore[misc]
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = _Channel
 
 
 class _ContextHolder:
@@ -91,6 +130,8 @@ class _ContextHolder:
 def make_celery(settings: Settings) -> Celery:
     check_registry(TASKS)
     app = Celery("dupfinder", broker=settings.celery_broker_url)
+    if settings.celery_broker_url.startswith("redis"):
+        app.conf.broker_transport = "backend.services.worker.celery_app:RedisTransport"
     app.conf.update(
         result_backend=settings.celery_backend_url or None,
         task_ignore_result=True,  # progress lives in the database, not in task results
@@ -123,6 +164,8 @@ def _register(app: Celery, spec: TaskSpec, holder: _ContextHolder) -> None:
     )
     def run(self: Task[Any, Any], /, **kwargs: Any) -> None:
         ctx = holder.get()
+        if spec.dedupe and isinstance(ctx.jobs, CeleryJobQueue):
+            ctx.jobs.started(spec.name, kwargs)
         try:
             spec.run(ctx, **kwargs)
         except TRANSIENT as exc:
