@@ -80,9 +80,12 @@ def build_runtime(
     if embedded is False or (embedded is None and settings.distributed):
         from backend.services.worker.celery_app import CeleryJobQueue, make_celery
 
-        ctx = AppContext(settings, engine, store, CeleryJobQueue(make_celery(settings)))
+        jobs = CeleryJobQueue(make_celery(settings), settings.grouping_gather_seconds)
+        ctx = AppContext(settings, engine, store, jobs)
         return Runtime(ctx, None)
-    worker = EmbeddedWorker(TASKS, settings.threads, settings.retry_base_seconds)
+    worker = EmbeddedWorker(
+        TASKS, settings.threads, settings.retry_base_seconds, settings.grouping_gather_seconds
+    )
     ctx = AppContext(settings, engine, store, worker)
     worker.bind(ctx)
     return Runtime(ctx, worker)

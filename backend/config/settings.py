@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # and how often workers sweep for work whose messages were lost (e.g. a Redis restart).
     celery_visibility_timeout: int = Field(default=300, alias="DUPFINDER_VISIBILITY_TIMEOUT")
     sweep_seconds: float = Field(default=60.0, gt=0, alias="DUPFINDER_SWEEP_SECONDS")
+    # A person's grouping waits this long after the first request, so that the analyses
+    # finishing meanwhile are grouped in one run (both workers).
+    grouping_gather_seconds: float = Field(
+        default=1.0, ge=0, alias="DUPFINDER_GROUPING_GATHER_SECONDS"
+    )
     retry_base_seconds: float = Field(default=0.5, gt=0, alias="DUPFINDER_RETRY_BASE_SECONDS")
     auto_migrate: bool = Field(default=True, alias="DUPFINDER_AUTO_MIGRATE")
     storage_dir: Path | None = Field(default=None, alias="DUPFINDER_STORAGE_DIR")

@@ -29,6 +29,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "DUPFINDER_STORAGE_DIR": None,
         "DUPFINDER_STORAGE_URL": "",
         "DUPFINDER_WORKER_THREADS": 2,
+        "DUPFINDER_GROUPING_GATHER_SECONDS": 0,  # tests wait for groups; no need to gather
         "DUPFINDER_SECRET_KEY": DEV_SECRET,
         "environment": "test",
     }

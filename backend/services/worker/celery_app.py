@@ -43,8 +43,11 @@ class CeleryJobQueue:
 
     OUTAGE_BACKOFF = 5.0  # seconds without trying after the broker failed
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, gather: float = 1.0) -> None:
         self.app = app
+        # A deduplicated task (one owner's grouping) waits this long, so that the analyses
+        # that finish meanwhile are grouped in one run instead of one run each.
+        self.gather = gather
         url = str(app.conf.broker_url or "")
         self._redis = redis.Redis.from_url(url) if url.startswith("redis") else None
         self._down_until = 0.0
@@ -62,6 +65,7 @@ class CeleryJobQueue:
                 name,
                 kwargs=kwargs,
                 queue=spec.queue,
+                countdown=self.gather if spec.dedupe and self.gather > 0 else None,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
             )
@@ -122,7 +126,8 @@ class _ContextHolder:
                     self._ctx.engine.dispose(close=False)
                 engine = make_engine(self.settings.database_url)
                 store = make_blob_store(self.settings.storage_location)
-                self._ctx = AppContext(self.settings, engine, store, CeleryJobQueue(self.app))
+                jobs = CeleryJobQueue(self.app, self.settings.grouping_gather_seconds)
+                self._ctx = AppContext(self.settings, engine, store, jobs)
                 self._pid = os.getpid()
             return self._ctx
 

@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 class EmbeddedWorker:
     def __init__(
-        self, registry: dict[str, TaskSpec], threads: int, retry_base: float = 0.5
+        self,
+        registry: dict[str, TaskSpec],
+        threads: int,
+        retry_base: float = 0.5,
+        gather: float = 0.0,
     ) -> None:
         check_registry(registry)
         self.registry = registry
@@ -39,6 +43,7 @@ class EmbeddedWorker:
         self._closed = False
         self.errors = 0
         self.retry_base = retry_base
+        self.gather = gather
 
     def bind(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -55,7 +60,20 @@ class EmbeddedWorker:
                 return
             self._waiting.add(key)
             self._in_flight += 1
-        future: Future[None] = self._pools[spec.queue].submit(self._run, spec, key, kwargs)
+        if spec.dedupe and self.gather > 0:
+            # Wait a moment so the analyses finishing meanwhile are grouped in one run.
+            timer = threading.Timer(self.gather, self._submit, (spec, key, kwargs, 0))
+            timer.daemon = True
+            timer.start()
+            return
+        self._submit(spec, key, kwargs, 0)
+
+    def _submit(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int) -> None:
+        try:
+            future = self._pools[spec.queue].submit(self._run, spec, key, kwargs, attempt)
+        except RuntimeError:  # shut down meanwhile: recovery resends it at the next start
+            self._finished(None)
+            return
         future.add_done_callback(self._finished)
 
     def _run(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int = 0) -> None:
@@ -82,15 +100,8 @@ class EmbeddedWorker:
         with self._lock:
             self._in_flight += 1  # still owed: wait_idle() waits for the retry too
 
-        def resubmit() -> None:
-            try:
-                future = self._pools[spec.queue].submit(self._run, spec, key, kwargs, attempt)
-            except RuntimeError:  # shut down meanwhile: recovery resends it at the next start
-                self._finished(None)
-                return
-            future.add_done_callback(self._finished)
-
-        timer = threading.Timer(self.retry_base * 2 ** (attempt - 1), resubmit)
+        delay = self.retry_base * 2 ** (attempt - 1)
+        timer = threading.Timer(delay, self._submit, (spec, key, kwargs, attempt))
         timer.daemon = True
         timer.start()
 

@@ -111,3 +111,23 @@ def test_unknown_task_and_bad_registries() -> None:
         check_registry({"x": spec})
     with pytest.raises(RuntimeError, match="unknown queues: gpu"):
         EmbeddedWorker(registry(x=TaskSpec("x", lambda c: None, "gpu")), threads=1)
+
+
+def test_gathering_groups_requests_that_arrive_close_together(ctx: AppContext) -> None:
+    calls: list[int] = []
+
+    def grouped(_ctx: AppContext, owner: int) -> None:
+        calls.append(owner)
+
+    worker = EmbeddedWorker(
+        registry(group=TaskSpec("group", grouped, "grouping", dedupe=True)), threads=1, gather=0.3
+    )
+    worker.bind(ctx)
+    for _ in range(5):  # e.g. five analyses finishing within the gathering window
+        worker.enqueue("group", owner=7)
+    assert calls == []  # nothing runs before the window closes
+    assert worker.wait_idle(10)
+    assert calls == [7]
+    worker.enqueue("group", owner=7)  # a later request gets a run of its own
+    assert worker.wait_idle(10) and calls == [7, 7]
+    worker.shutdown()
