@@ -187,7 +187,11 @@ def timed_batch(
 
 def run_embedded(files: Files, families: int, tmp: Path, database_url: str = "") -> JsonDict:
     extra = {"DATABASE_URL": database_url} if database_url else {}
-    settings = make_settings(tmp / "data", DUPFINDER_WORKER_THREADS=1, **extra)
+    # The service's default gathering of grouping requests (the test helper turns it off).
+    gather = Settings.model_fields["grouping_gather_seconds"].default
+    settings = make_settings(
+        tmp / "data", DUPFINDER_WORKER_THREADS=1, DUPFINDER_GROUPING_GATHER_SECONDS=gather, **extra
+    )
     with timing_tasks() as times:
         runtime = build_runtime(settings, embedded=True)
         try:
