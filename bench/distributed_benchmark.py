@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import os
 import platform
 import re
@@ -48,6 +47,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from results_file import update_results_json, update_results_md  # noqa: E402  (bench/)
 from sqlmodel import Session  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
@@ -520,23 +520,6 @@ def markdown(res: JsonDict) -> str:
     )
 
 
-def update_results_md(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
-def update_results_json(path: Path, res: JsonDict) -> None:
-    data: JsonDict = json.loads(path.read_text()) if path.exists() else {}
-    data[RESULTS_KEY] = res
-    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -585,8 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{text_table(TASK_HEADER, task_rows(res['summary']))}")
     print(f"\n{verdict(res['summary'])}  (total {res['total_s']:.0f} s)")
     if not args.no_write:
-        update_results_md(BENCH_DIR / "RESULTS.md", markdown(res))
-        update_results_json(BENCH_DIR / "results.json", res)
+        update_results_md(BENCH_DIR / "RESULTS.md", MARK_START, MARK_END, markdown(res))
+        update_results_json(BENCH_DIR / "results.json", RESULTS_KEY, res)
         print(f"\nwrote {BENCH_DIR / 'RESULTS.md'} and {BENCH_DIR / 'results.json'}")
     return 0 if all(m["all_correct"] for m in res["summary"]["modes"].values()) else 1
 

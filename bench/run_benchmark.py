@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from results_file import update_results_json, update_results_md  # bench/, beside this
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
@@ -563,23 +564,6 @@ def markdown(res: JsonDict) -> str:
     return "\n".join(parts)
 
 
-def update_results_md(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
-def update_results_json(path: Path, res: JsonDict) -> None:
-    data: JsonDict = json.loads(path.read_text()) if path.exists() else {}
-    data[RESULTS_KEY] = res
-    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -613,8 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{title}\n{text_table(header, rows)}")
     print(f"\n{ratio_line(res['extraction'])}")
     if not args.no_write:
-        update_results_md(BENCH_DIR / "RESULTS.md", markdown(res))
-        update_results_json(BENCH_DIR / "results.json", res)
+        update_results_md(BENCH_DIR / "RESULTS.md", MARK_START, MARK_END, markdown(res))
+        update_results_json(BENCH_DIR / "results.json", RESULTS_KEY, res)
         print(f"\nwrote {BENCH_DIR / 'RESULTS.md'} and {BENCH_DIR / 'results.json'}")
     return 0
 

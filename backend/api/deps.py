@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from backend.db.engine import writer
+from backend.db.session import session_scope
 from backend.models import User
 from backend.runtime import Runtime
 from backend.services.context import AppContext
@@ -32,13 +33,8 @@ def get_session(
     request: Request, ctx: Annotated[AppContext, Depends(get_ctx)]
 ) -> Iterator[Session]:
     engine = ctx.engine if request.method in ("GET", "HEAD") else writer(ctx.engine)
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(engine) as session:  # one transaction per request
+        yield session
 
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]

@@ -1,0 +1,25 @@
+"""Recording benchmark figures: each benchmark owns one marked section of RESULTS.md and one key
+of results.json, and rewrites only those."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def update_results_md(path: Path, start: str, end: str, section: str) -> None:
+    """Replace the text between the ``start`` and ``end`` markers (``section`` includes them)."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def update_results_json(path: Path, key: str, result: dict[str, Any]) -> None:
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = result
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
