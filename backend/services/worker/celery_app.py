@@ -58,8 +58,11 @@ class CeleryJobQueue:
             return  # the broker just failed: don't make every caller wait for it again
         try:
             if spec.dedupe and self._redis is not None:
-                # One waiting copy is enough (the worker clears the mark when it starts).
-                if not self._redis.set(waiting_key(name, kwargs), 1, nx=True, ex=300):
+                # One waiting copy is enough (the worker clears the mark when it starts). The
+                # mark expires soon by itself: if its message is lost with a killed worker, the
+                # next request (or the sweep) must be able to send another.
+                ttl = int(max(10, 10 * self.gather))
+                if not self._redis.set(waiting_key(name, kwargs), 1, nx=True, ex=ttl):
                     return
             self.app.send_task(
                 name,

@@ -70,18 +70,19 @@ def progress(runtime: Runtime, job_id: int) -> tuple[str, int, int, int]:
 
 
 def wait_for_progress(runtime: Runtime, job_id: int, at_least: int) -> None:
-    """Poll closely until ``at_least`` images of the job are finished; the fault comes right
-    after, so the job must not be done yet (the fault would hit nothing)."""
+    """Poll closely until ``at_least`` images of the job are analysed; the fault comes right
+    after, so some must still be waiting (else the fault would hit nothing). Analysis, not the
+    job's count, is watched: grouping marks images done in gathered batches."""
     deadline = time.monotonic() + FINISH_TIMEOUT
     while time.monotonic() < deadline:
-        state, total, done, failed = progress(runtime, job_id)
-        if done + failed >= at_least:
-            assert (
-                state != "done" and done + failed < total
-            ), f"the batch finished before the fault could be injected ({done}/{total})"
+        with Session(runtime.engine) as session:
+            states = session.exec(select(Image.state).where(col(Image.job_id) == job_id)).all()
+        waiting = sum(1 for s in states if s == ImageState.PENDING)
+        if len(states) - waiting >= at_least:
+            assert waiting > 0, "the batch was analysed before the fault could be injected"
             return
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not reach {at_least} finished images")
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not reach {at_least} analysed images")
 
 
 def send(person: Person, files: Files) -> dict[str, Any]:
