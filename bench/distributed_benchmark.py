@@ -47,7 +47,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from results_file import update_results_json, update_results_md  # noqa: E402  (bench/)
+from results_file import (  # noqa: E402  (beside this script, in bench/)
+    cpu_name,
+    git_commit,
+    update_results_json,
+    update_results_md,
+)
 from sqlmodel import Session  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
@@ -302,23 +307,7 @@ def run_mode(mode: str, files: Files, families: int) -> JsonDict:
 
 
 def environment() -> JsonDict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    cpu, commit = cpu_name(), git_commit(REPO)
     import celery
     import psycopg
 

@@ -1,9 +1,11 @@
 """Recording benchmark figures: each benchmark owns one marked section of RESULTS.md and one key
-of results.json, and rewrites only those."""
+of results.json, and rewrites only those; plus the machine facts every record carries."""
 
 from __future__ import annotations
 
 import json
+import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,3 +25,25 @@ def update_results_json(path: Path, key: str, result: dict[str, Any]) -> None:
     data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     data[key] = result
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit(repo: Path) -> str:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -43,7 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from results_file import update_results_json, update_results_md  # bench/, beside this
+from results_file import (  # bench/, beside this
+    cpu_name,
+    git_commit,
+    update_results_json,
+    update_results_md,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
@@ -358,23 +363,7 @@ def environment(seed: int, bench: Path) -> JsonDict:
     import PIL
     from PIL import features
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    cpu, commit = cpu_name(), git_commit(REPO)
     truth = json.loads((bench / "truth.json").read_text())
     edits: dict[str, int] = {}
     for info in truth["images"].values():
