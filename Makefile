@@ -38,7 +38,7 @@ COMPOSE = $(eval COMPOSE := $(shell if docker compose version >/dev/null 2>&1; t
 REPOMIX_PKG = $(shell [[ "$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 22 ]] \
     && echo repomix || echo repomix@1.14.0)
 
-.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench ci \
+.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed ci \
         install-deps install-dev-deps requirements clean distclean \
         build up down restart logs health reset-db shell celery compose-config repomix \
         docker-check secret-key
@@ -94,6 +94,9 @@ alembic: migrate ## new migration from the models: make alembic m="add album tab
 
 bench: install-dev-deps ## run the benchmark (results in bench/RESULTS.md)
 	$(BIN)/python bench/run_benchmark.py $(ARGS)
+
+bench-distributed: install-dev-deps ## 1 vs 2 Celery workers, distributed vs embedded (needs PostgreSQL, redis-server)
+	$(BIN)/python bench/distributed_benchmark.py $(ARGS)
 
 ci: ## what CI runs: services, system packages, then make test
 	bash .ci/run
