@@ -50,6 +50,8 @@ sys.path.insert(0, str(REPO))
 from results_file import (  # noqa: E402  (beside this script, in bench/)
     cpu_name,
     git_commit,
+    md_table,
+    text_table,
     update_results_json,
     update_results_md,
 )
@@ -434,30 +436,6 @@ def verdict(summary: JsonDict) -> str:
         f"{summary['overhead_ms_per_image']['celery-1 vs embedded-sqlite']:+.1f} ms/image "
         "(1 Celery worker against the embedded runtime)"
     )
-
-
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
-def _numeric(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    align = ["---:" if _numeric(c) else "---" for c in rows[0]] if rows else []
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def markdown(res: JsonDict) -> str:

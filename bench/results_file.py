@@ -47,3 +47,31 @@ def git_commit(repo: Path) -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def _numeric(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table for the terminal: numbers right-aligned."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(cells, widths, strict=True)
+        )
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: columns whose first cell is a number are right-aligned."""
+    align = ["---:" if _numeric(c) else "---" for c in rows[0]] if rows else []
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)

@@ -46,6 +46,8 @@ from PIL import Image
 from results_file import (  # bench/, beside this
     cpu_name,
     git_commit,
+    md_table,
+    text_table,
     update_results_json,
     update_results_md,
 )
@@ -471,34 +473,6 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
             bands,
         ),
     ]
-
-
-def _numeric(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(cells, widths, strict=True)
-        )
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    align = [
-        "---" if i == 0 or not rows[0][i][:1].isdigit() else "---:" for i in range(len(header))
-    ]
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def ratio_line(ext: JsonDict) -> str:
