@@ -10,6 +10,7 @@ from backend.models.duplicate import (
     PairDecision,
     Verdict,
 )
+from backend.models.detection import ImageObject
 from backend.models.embedding import ImageEmbedding
 from backend.models.image import Image, ImageState, IngestionMode
 from backend.models.job import Job, JobState
@@ -22,6 +23,7 @@ __all__ = [
     "GroupStatus",
     "Image",
     "ImageEmbedding",
+    "ImageObject",
     "ImagePair",
     "ImageState",
     "IngestionMode",

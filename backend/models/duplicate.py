@@ -20,7 +20,10 @@ class ImagePair(SQLModel, table=True):
     image_a: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True)
     image_b: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True, index=True)
     tier: Tier = Field(sa_type=str_enum(Tier))
-    distance: float = 0.0
+    distance: float = 0.0  # perceptual-hash distance (bits of 64, best of the 8 flips/turns)
+    # What else the pair was judged on, for the explanation a person sees.
+    copy_similarity: float | None = None  # SSCD cosine similarity
+    semantic_similarity: float | None = None  # CLIP cosine similarity
 
 
 class GroupStatus(StrEnum):

@@ -18,6 +18,7 @@ class IngestionMode(StrEnum):
 
 class ImageState(StrEnum):
     PENDING = "pending"  # stored, waiting for analysis
+    HASHED = "hashed"  # hashes known, waiting for the models (embeddings, objects)
     ANALYSED = "analysed"  # features known, not yet compared with the library
     READY = "ready"  # compared and grouped
     FAILED = "failed"  # unusable; ``error`` says why

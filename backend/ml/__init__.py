@@ -1,0 +1,1 @@
+"""Model layer: image encoders and detectors behind one small interface (no DB imports)."""
