@@ -153,6 +153,38 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.ml.fetch import run_fetch_command
+    from backend.ml.registry import models_from_settings
+
+    if args.action == "fetch-clip":
+        name = args.name or settings.clip_model
+        return run_fetch_command(name, settings.model_dir, args.base_url)
+    # status: which model serves what, loading each so a broken install shows here.
+    models = models_from_settings(settings)
+    failed = 0
+    for role, model in (("copy detection", models.copy), ("CLIP", models.clip)):
+        if model is None:
+            continue
+        try:
+            model.load()
+            print(f"{role}: {model.identity} (loaded)")
+        except Exception as exc:  # report every model, not just the first that fails
+            failed += 1
+            print(f"{role}: {model.identity} FAILED: {exc}")
+    if models.detector is not None:
+        try:
+            models.detector.load()
+            print(f"objects: {models.detector.identity} (loaded)")
+        except Exception as exc:
+            failed += 1
+            print(f"objects: {models.detector.identity} FAILED: {exc}")
+    if models.clip is None:
+        print(f"CLIP: not used: {models.clip_note}")
+    print(f"similar tier served by: {models.similar_source()}")
+    return 1 if failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dupfinder", description=__doc__)
     parser.add_argument(
@@ -179,11 +211,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument("--hostname", default="dupfinder@%h")
     worker.add_argument("--loglevel", default="INFO")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    models = sub.add_parser("models", help="show the models in use, or fetch a CLIP export")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    models_sub.add_parser("status", help="load each configured model and say what serves what")
+    fetch = models_sub.add_parser(
+        "fetch-clip",
+        help="download an Immich CLIP export into the models folder (needs internet access)",
+    )
+    fetch.add_argument(
+        "name", nargs="?", default="", help="export name (default: $DUPFINDER_CLIP_MODEL)"
+    )
+    fetch.add_argument(
+        "--base-url",
+        default="https://huggingface.co/immich-app",
+        help="where the exports live (default: Immich's Hugging Face organisation)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     overrides = {"DUPFINDER_DATA_DIR": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
-    handlers = {"scan": cmd_scan, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
+    handlers = {
+        "scan": cmd_scan,
+        "serve": cmd_serve,
+        "worker": cmd_worker,
+        "migrate": cmd_migrate,
+        "models": cmd_models,
+    }
     try:
         return handlers[args.command](args, settings)
     except KeyboardInterrupt:

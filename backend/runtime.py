@@ -15,7 +15,10 @@ from sqlalchemy.engine import Engine
 from backend.config import Settings
 from backend.db.engine import make_engine
 from backend.db.migrate import upgrade
+from backend.ml.registry import models_from_settings
 from backend.services.context import AppContext
+from backend.services.similarity.deferred import DeferredVectorIndex
+from backend.services.similarity.factory import make_vector_index
 from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
 from backend.services.worker.recovery import resume_unfinished
@@ -77,15 +80,17 @@ def build_runtime(
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     store = make_blob_store(settings.storage_location)
+    models = models_from_settings(settings)
+    vectors = DeferredVectorIndex(lambda: make_vector_index(engine, settings.vector_exact_limit))
     if embedded is False or (embedded is None and settings.distributed):
         from backend.services.worker.celery_app import CeleryJobQueue, make_celery
 
         jobs = CeleryJobQueue(make_celery(settings), settings.grouping_gather_seconds)
-        ctx = AppContext(settings, engine, store, jobs)
+        ctx = AppContext(settings, engine, store, jobs, models, vectors)
         return Runtime(ctx, None)
     worker = EmbeddedWorker(
         TASKS, settings.threads, settings.retry_base_seconds, settings.grouping_gather_seconds
     )
-    ctx = AppContext(settings, engine, store, worker)
+    ctx = AppContext(settings, engine, store, worker, models, vectors)
     worker.bind(ctx)
     return Runtime(ctx, worker)

@@ -13,9 +13,15 @@ warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient` is 
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+import os  # noqa: E402
+
 from backend.config import Settings  # noqa: E402
 from backend.runtime import Runtime  # noqa: E402
-from tests.helpers.app import Person, make_settings, service  # noqa: E402
+from tests.helpers.app import MODELS_OFF, Person, make_settings, service  # noqa: E402
+
+# Also for what reads the environment (the CLI, worker processes): the hash pipeline unless a
+# test asks for the models (see tests/helpers/app.py for why).
+os.environ.update(MODELS_OFF)
 
 
 @pytest.fixture

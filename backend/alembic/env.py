@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
+from sqlalchemy.exc import SAWarning
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 import backend.models  # noqa: F401  (registers every table)
 from backend.config import Settings
 from backend.models.base import UTCDateTime
+from backend.services.similarity.pgvector import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -56,8 +59,11 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
             compare_type=True,
             render_item=render_item,
+            include_object=include_object,  # the pgvector column of revision 0004
         )
-        with context.begin_transaction():
+        with context.begin_transaction(), warnings.catch_warnings():
+            # Reflection does not know pgvector's type; include_object leaves that column out.
+            warnings.filterwarnings("ignore", "Did not recognize type 'vector'", SAWarning)
             context.run_migrations()
 
 

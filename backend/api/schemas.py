@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
 
 from backend.core.grouping import Tier
-from backend.models import GroupStatus, Image, ImageState, IngestionMode, JobState
+from backend.models import GroupStatus, Image, ImageObject, ImageState, IngestionMode, JobState
+from backend.services.objects import tags
 
 
 class ErrorOut(BaseModel):
@@ -32,6 +34,16 @@ class TokenOut(BaseModel):
     token_type: str = "bearer"
 
 
+class ObjectOut(BaseModel):
+    label: str
+    confidence: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the upright image
+
+    @classmethod
+    def of(cls, o: ImageObject) -> ObjectOut:
+        return cls(label=o.label, confidence=o.confidence, box=(o.x0, o.y0, o.x1, o.y1))
+
+
 class ImageOut(BaseModel):
     id: int
     filename: str
@@ -49,9 +61,11 @@ class ImageOut(BaseModel):
     trashed: bool
     job_id: int | None
     created_at: datetime
+    tags: list[str] = Field(default_factory=list)  # detected objects, most confident first
+    objects: list[ObjectOut] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, image: Image) -> ImageOut:
+    def of(cls, image: Image, objects: Sequence[ImageObject] = ()) -> ImageOut:
         assert image.id is not None
         return cls(
             id=image.id,
@@ -70,6 +84,8 @@ class ImageOut(BaseModel):
             trashed=image.trashed_at is not None,
             job_id=image.job_id,
             created_at=image.created_at,
+            tags=tags(objects),
+            objects=[ObjectOut.of(o) for o in objects],
         )
 
 
@@ -121,10 +137,16 @@ class KeeperOut(BaseModel):
 
 
 class PairOut(BaseModel):
+    """One matched pair of a group and the evidence for it."""
+
     image_a: int
     image_b: int
     tier: Tier
-    hash_distance: float
+    hash_distance: float  # perceptual-hash bits of 64 (best of the 8 flips and turns)
+    copy_similarity: float | None  # SSCD cosine similarity, when computed
+    semantic_similarity: float | None  # CLIP cosine similarity, when computed
+    shared_objects: list[str]  # object tags both images have
+    explanation: str
 
 
 class GroupOut(BaseModel):
@@ -134,6 +156,7 @@ class GroupOut(BaseModel):
     images: list[ImageOut]
     suggested_keep: KeeperOut | None  # None once every member is gone (a decided group)
     pairs: list[PairOut]
+    tags: list[str]  # object tags of its members, most common first
 
 
 class GroupPage(BaseModel):
@@ -167,3 +190,5 @@ class HealthOut(BaseModel):
     worker: str  # "embedded" (in-process) or "celery"
     broker: str  # the job queue: "ok" or "unavailable"
     version: str
+    models: dict[str, str | None] = Field(default_factory=dict)  # which model serves what
+    vector_index: str = ""

@@ -68,7 +68,39 @@ class Settings(BaseSettings):
     # Calibrated on the shared benchmark: see bench/RESULTS.md.
     near_distance: int = Field(default=8, ge=0, le=16, alias="DUPFINDER_NEAR_DISTANCE")
 
-    @field_validator("frontend_dir", "storage_dir", mode="before")
+    # Models (see docs/models.md). Each can be switched off with "none".
+    # Copy detection (near tier beyond hashes): Meta's SSCD, "sscd" or "sscd_distilled".
+    copy_model: Literal["sscd", "sscd_distilled", "none"] = Field(
+        default="sscd", alias="DUPFINDER_COPY_MODEL"
+    )
+    # CLIP image encoder for the similar tier, an Immich export under MODELS_DIR/<name>/
+    # (`dupfinder models fetch-clip NAME`). Missing: the similar tier falls back to SSCD.
+    clip_model: str = Field(default="ViT-B-32__openai", alias="DUPFINDER_CLIP_MODEL")
+    models_dir: Path | None = Field(default=None, alias="DUPFINDER_MODELS_DIR")
+    object_model: Literal["yolov4-tiny", "none"] = Field(
+        default="yolov4-tiny", alias="DUPFINDER_OBJECT_MODEL"
+    )
+    model_batch_size: int = Field(default=8, ge=1, le=256, alias="DUPFINDER_MODEL_BATCH_SIZE")
+    # Thresholds, calibrated on the shared benchmark (bench/RESULTS.md, docs/models.md).
+    # SSCD cosine similarity at or over which two pictures are copies of one photo (near).
+    near_copy_similarity: float = Field(
+        default=0.65, ge=0, le=1, alias="DUPFINDER_NEAR_COPY_SIMILARITY"
+    )
+    # Similar tier ("same scene, another shot"): CLIP cosine, or SSCD's without CLIP.
+    similar_clip_similarity: float = Field(
+        default=0.90, ge=0, le=1, alias="DUPFINDER_SIMILAR_CLIP_SIMILARITY"
+    )
+    similar_copy_similarity: float = Field(
+        default=0.45, ge=0, le=1, alias="DUPFINDER_SIMILAR_COPY_SIMILARITY"
+    )
+    # Two shots with different people counts are not "the same shot" (similar tier only).
+    similar_object_check: bool = Field(default=True, alias="DUPFINDER_SIMILAR_OBJECT_CHECK")
+    # Each new image looks at this many nearest neighbours per model (as Immich does).
+    neighbours: int = Field(default=32, ge=1, le=1000, alias="DUPFINDER_NEIGHBOURS")
+    # In-process vector search: exact NumPy up to this many vectors per person, ANN beyond.
+    vector_exact_limit: int = Field(default=20_000, ge=0, alias="DUPFINDER_VECTOR_EXACT_LIMIT")
+
+    @field_validator("frontend_dir", "storage_dir", "models_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -79,6 +111,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'dupfinder.sqlite3'}"
         if self.storage_dir is None:
             self.storage_dir = self.data_dir / "blobs"
+        if self.models_dir is None:
+            self.models_dir = self.data_dir / "models"
         if self.environment == "production" and (
             self.secret_key == DEV_SECRET or len(self.secret_key) < 32
         ):
@@ -104,6 +138,11 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         assert self.storage_dir is not None  # filled by the validator
         return self.storage_dir
+
+    @property
+    def model_dir(self) -> Path:
+        assert self.models_dir is not None  # filled by the validator
+        return self.models_dir
 
     @property
     def storage_location(self) -> str | Path:

@@ -15,7 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,7 +72,7 @@ def default_threads() -> int:
     return int(value) if value.isdigit() else 0
 
 
-class Model(ABC, Generic[Output]):
+class Model[Output](ABC):
     """A model with a stable identity, loaded once per process on first use."""
 
     name: str

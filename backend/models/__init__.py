@@ -1,6 +1,7 @@
 """All tables; importing this module registers them on ``SQLModel.metadata``."""
 
 from backend.models.base import utcnow
+from backend.models.detection import ImageObject
 from backend.models.duplicate import (
     DuplicateGroup,
     GroupDecision,
@@ -10,7 +11,6 @@ from backend.models.duplicate import (
     PairDecision,
     Verdict,
 )
-from backend.models.detection import ImageObject
 from backend.models.embedding import ImageEmbedding
 from backend.models.image import Image, ImageState, IngestionMode
 from backend.models.job import Job, JobState

@@ -24,6 +24,10 @@ class ImageState(StrEnum):
     FAILED = "failed"  # unusable; ``error`` says why
 
 
+# On their way: stored, not yet compared and grouped.
+UNFINISHED = (ImageState.PENDING, ImageState.HASHED, ImageState.ANALYSED)
+
+
 class Image(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("owner_id", "source", "source_id", name="uq_image_owner_source"),

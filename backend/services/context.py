@@ -8,6 +8,8 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from backend.config import Settings
+from backend.ml.registry import ModelSet
+from backend.services.similarity.vector_index import VectorIndex
 from backend.services.storage.blobstore import BlobStore
 
 
@@ -27,3 +29,5 @@ class AppContext:
     engine: Engine
     store: BlobStore
     jobs: JobQueue
+    models: ModelSet
+    vectors: VectorIndex

@@ -10,18 +10,27 @@ from backend.services.context import AppContext
 from backend.services.errors import Conflict, NotFound
 from backend.services.grouping.update import TASK_NAME as GROUP
 from backend.services.jobs import release_from_job
+from backend.services.objects import images_showing
 from backend.services.scoping import get_owned, owned_query
 from backend.services.storage.blobstore import BlobNotFound
 
 
 def list_images(
-    session: Session, owner_id: int, state: ImageState | None, trashed: bool, page: int, size: int
+    session: Session,
+    owner_id: int,
+    state: ImageState | None,
+    trashed: bool,
+    page: int,
+    size: int,
+    showing: str | None = None,
 ) -> tuple[list[Image], int]:
     stmt = owned_query(Image, owner_id).where(
         col(Image.trashed_at).is_not(None) if trashed else col(Image.trashed_at).is_(None)
     )
     if state is not None:
         stmt = stmt.where(Image.state == state)
+    if showing:
+        stmt = stmt.where(col(Image.id).in_(images_showing(owner_id, showing)))
     total = session.exec(select(sa.func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(stmt.order_by(col(Image.id)).offset((page - 1) * size).limit(size)).all()
     return list(rows), total

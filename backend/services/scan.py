@@ -19,6 +19,7 @@ from backend.core.grouping import Tier
 from backend.core.keeper import suggest_keeper
 from backend.db.engine import writer
 from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageState, Job
+from backend.models.image import UNFINISHED
 from backend.runtime import Runtime
 from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.grouping.queries import candidate
@@ -95,7 +96,7 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
         report.unfinished = sorted(
             shown(batch.images[i.id])
             for i in images.values()
-            if i.id is not None and i.state in (ImageState.PENDING, ImageState.ANALYSED)
+            if i.id is not None and i.state in UNFINISHED
         )
         members: dict[int, list[int]] = {}
         for gid, iid in session.execute(

@@ -21,9 +21,25 @@ PASSWORD = "correct horse battery staple"
 IDLE_TIMEOUT = 60.0
 
 
+# The hash pipeline alone: the synthetic pictures of tests/helpers/images.py all look alike
+# to a copy-detection network (SSCD gives 0.5-0.65 between unrelated ones, real photos ~0),
+# so tests of the models run on real photographs with ``MODELS_ON`` (tests/helpers/photos.py).
+MODELS_OFF = {
+    "DUPFINDER_COPY_MODEL": "none",
+    "DUPFINDER_OBJECT_MODEL": "none",
+    "DUPFINDER_CLIP_MODEL": "none",
+}
+MODELS_ON = {
+    "DUPFINDER_COPY_MODEL": "sscd",
+    "DUPFINDER_OBJECT_MODEL": "yolov4-tiny",
+    "DUPFINDER_CLIP_MODEL": "none",
+}
+
+
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Fresh embedded settings; explicit values so the caller's environment cannot leak in."""
     values: dict[str, Any] = {
+        **MODELS_OFF,
         "DUPFINDER_DATA_DIR": str(data_dir),
         "DATABASE_URL": "",
         "DUPFINDER_STORAGE_DIR": None,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,10 +17,12 @@ from backend.api.schemas import (
     PairOut,
     ResolveIn,
 )
+from backend.core.explain import explain_pair
 from backend.core.grouping import Tier
 from backend.models import GroupDecision
 from backend.services import decisions
 from backend.services.grouping.queries import GroupView, get_group, list_groups, view
+from backend.services.objects import tags
 
 router = APIRouter(prefix="/duplicates", tags=["duplicates"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -31,18 +34,35 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 def _out(v: GroupView) -> GroupOut:
     assert v.group.id is not None
+    member_tags = {i: tags(v.objects.get(i, [])) for i in v.objects}
+    counts = Counter(t for ts in member_tags.values() for t in ts)
+    pairs = []
+    for p in v.pairs:
+        shared = [t for t in member_tags.get(p.image_a, []) if t in member_tags.get(p.image_b, [])]
+        pairs.append(
+            PairOut(
+                image_a=p.image_a,
+                image_b=p.image_b,
+                tier=p.tier,
+                hash_distance=p.distance,
+                copy_similarity=p.copy_similarity,
+                semantic_similarity=p.semantic_similarity,
+                shared_objects=shared,
+                explanation=explain_pair(
+                    p.tier, p.distance, p.copy_similarity, p.semantic_similarity, shared
+                ),
+            )
+        )
     return GroupOut(
         id=v.group.id,
         tier=v.group.tier,
         status=v.group.status,
-        images=[ImageOut.of(i) for i in v.images],
+        images=[ImageOut.of(i, v.objects.get(i.id or 0, [])) for i in v.images],
         suggested_keep=(
             KeeperOut(image_id=v.keeper.image_id, reasons=v.keeper.reasons) if v.keeper else None
         ),
-        pairs=[
-            PairOut(image_a=p.image_a, image_b=p.image_b, tier=p.tier, hash_distance=p.distance)
-            for p in v.pairs
-        ],
+        pairs=pairs,
+        tags=sorted(counts, key=lambda t: (-counts[t], t)),
     )
 
 
@@ -51,10 +71,13 @@ def groups(
     user: CurrentUser,
     session: SessionDep,
     tier: Tier | None = None,
+    object: Annotated[
+        str | None, Query(max_length=64, description="only groups where a member shows this")
+    ] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> GroupPage:
-    views, total = list_groups(session, owner_id(user), tier, page, size)
+    views, total = list_groups(session, owner_id(user), tier, page, size, object)
     return GroupPage(items=[_out(v) for v in views], total=total, page=page, size=size)
 
 

@@ -26,6 +26,8 @@ def health(ctx: CtxDep, runtime: RuntimeDep) -> HealthOut | JSONResponse:
         worker=runtime.mode,
         broker=broker,
         version=__version__,
+        models=ctx.models.describe(),
+        vector_index=ctx.vectors.name,
     )
     if database != "ok":
         return JSONResponse(out.model_dump(), status_code=503)

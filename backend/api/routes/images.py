@@ -20,6 +20,7 @@ from backend.services import images
 from backend.services.errors import AppError
 from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
+from backend.services.objects import objects_of
 
 router = APIRouter(prefix="/images", tags=["images"])
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
@@ -85,16 +86,22 @@ def list_images(
     session: SessionDep,
     state: ImageState | None = None,
     trashed: bool = False,
+    object: Annotated[
+        str | None, Query(max_length=64, description="only images showing this object")
+    ] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ImagePage:
-    rows, total = images.list_images(session, owner_id(user), state, trashed, page, size)
-    return ImagePage(items=[ImageOut.of(i) for i in rows], total=total, page=page, size=size)
+    rows, total = images.list_images(session, owner_id(user), state, trashed, page, size, object)
+    found = objects_of(session, [i.id for i in rows if i.id is not None])
+    items = [ImageOut.of(i, found.get(i.id or 0, [])) for i in rows]
+    return ImagePage(items=items, total=total, page=page, size=size)
 
 
 @router.get("/{image_id}", response_model=ImageOut, responses=NOT_FOUND)
 def get_image(image_id: int, user: CurrentUser, session: SessionDep) -> ImageOut:
-    return ImageOut.of(images.get_image(session, owner_id(user), image_id))
+    image = images.get_image(session, owner_id(user), image_id)
+    return ImageOut.of(image, objects_of(session, [image_id]).get(image_id, []))
 
 
 @router.get(

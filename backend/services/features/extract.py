@@ -12,6 +12,7 @@ from backend.core.perceptual import pack_codes, to_signed
 from backend.db.engine import writer
 from backend.models import Image, ImageState
 from backend.services.context import AppContext
+from backend.services.features.analyse_models import TASK_NAME as MODELS
 from backend.services.grouping.update import TASK_NAME as GROUP
 from backend.services.jobs import count_progress
 from backend.services.storage.blobstore import BlobNotFound, thumbnail_key
@@ -29,8 +30,10 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
         owner_id, storage_key, filename = image.owner_id, image.storage_key, image.filename
         size = image.size_bytes
         if image.state != ImageState.PENDING:
-            if image.state == ImageState.ANALYSED:
-                # A run that died between its commit and sending the grouping: send it now.
+            # A run that died between its commit and sending the next step: send it now.
+            if image.state == ImageState.HASHED:
+                ctx.jobs.enqueue(MODELS, owner_id=owner_id)
+            elif image.state == ImageState.ANALYSED:
                 ctx.jobs.enqueue(GROUP, owner_id=owner_id)
             return
 
@@ -62,9 +65,12 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
         image = session.get(Image, image_id, with_for_update=True)
         if image is None or image.state != ImageState.PENDING:
             return  # deleted, or finished by another worker meanwhile
+        state = ImageState.FAILED
         if features is None:
             _fail(session, image, reason)
         else:
+            # With models configured they come next (their own queue), then grouping.
+            state = ImageState.HASHED if ctx.models.enabled else ImageState.ANALYSED
             meta = features.metadata
             image.sqlmodel_update(
                 {
@@ -81,14 +87,17 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
                     "camera_model": meta.camera_model,
                     "exif_fields": meta.exif_fields,
                     "thumbnail_key": thumb,
-                    "state": ImageState.ANALYSED,
+                    "state": state,
                     "error": None,
                 }
             )
             session.add(image)
         session.commit()
-    # Comparing with the library happens per owner, one batch at a time (see grouping).
-    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+    # The models and the comparison with the library run per owner, in batches.
+    if state == ImageState.HASHED:
+        ctx.jobs.enqueue(MODELS, owner_id=owner_id)
+    elif state == ImageState.ANALYSED:
+        ctx.jobs.enqueue(GROUP, owner_id=owner_id)
 
 
 def _fail(session: Session, image: Image, reason: str) -> None:

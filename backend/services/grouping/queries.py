@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.core.grouping import Tier
 from backend.core.keeper import Candidate, Suggestion, suggest_keeper
-from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImagePair
+from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageObject, ImagePair
+from backend.services.objects import groups_showing, objects_of
 from backend.services.scoping import get_owned, owned_query
 
 
@@ -19,6 +20,7 @@ class GroupView:
     images: list[Image]
     pairs: list[ImagePair]
     keeper: Suggestion | None  # None when no member is left
+    objects: dict[int, list[ImageObject]] = field(default_factory=dict)  # by image id
 
 
 def candidate(image: Image) -> Candidate:
@@ -48,13 +50,21 @@ def _visible_members() -> sa.Select[int]:
 
 
 def list_groups(
-    session: Session, owner_id: int, tier: Tier | None, page: int, size: int
+    session: Session,
+    owner_id: int,
+    tier: Tier | None,
+    page: int,
+    size: int,
+    showing: str | None = None,
 ) -> tuple[list[GroupView], int]:
+    """Open groups, optionally of one tier and with a member showing an object."""
     stmt = owned_query(DuplicateGroup, owner_id).where(
         DuplicateGroup.status == GroupStatus.OPEN, col(DuplicateGroup.id).in_(_visible_members())
     )
     if tier is not None:
         stmt = stmt.where(DuplicateGroup.tier == tier)
+    if showing:
+        stmt = stmt.where(col(DuplicateGroup.id).in_(groups_showing(owner_id, showing)))
     total = session.exec(select(sa.func.count()).select_from(stmt.subquery())).one()
     groups = session.exec(
         stmt.order_by(col(DuplicateGroup.id)).offset((page - 1) * size).limit(size)
@@ -88,4 +98,4 @@ def view(session: Session, group: DuplicateGroup) -> GroupView:
         if images
         else None
     )
-    return GroupView(group, images, pairs, keeper)
+    return GroupView(group, images, pairs, keeper, objects_of(session, [i for i in ids if i]))

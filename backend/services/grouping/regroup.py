@@ -16,7 +16,7 @@ from backend.models import (
     utcnow,
 )
 
-GROUPED_TIERS = (Tier.EXACT, Tier.NEAR)
+GROUPED_TIERS = (Tier.EXACT, Tier.NEAR, Tier.SIMILAR)
 
 
 def regroup(session: Session, owner_id: int) -> None:

@@ -1,8 +1,10 @@
 """Task: compare an owner's newly analysed images with their library, then regroup.
 
 Runs serialised per owner (one grouping worker in embedded mode). Each new image searches
-the owner's hash index for neighbours within the near distance (all eight flips and turns),
-so a batch costs index lookups, not a rescan of every pair.
+the owner's hash index for neighbours within the near distance (all eight flips and turns)
+and the owner's vector index for its nearest neighbours by each model (SSCD copy detection,
+CLIP), so a batch costs index lookups, not a rescan of every pair. The evidence gathered for
+each pair decides its tier (``core.evidence``) and is stored to explain it.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from backend.core.evidence import Evidence, Thresholds, classify
 from backend.core.features import pixel_digest
-from backend.core.grouping import Edge, Tier, pair
+from backend.core.grouping import TIER_RANK, Tier, pair
 from backend.core.hamming_index import HammingIndex
 from backend.core.perceptual import to_unsigned, unpack_codes
 from backend.db.engine import writer
 from backend.db.locks import lock_owner
-from backend.models import Image, ImagePair, ImageState
+from backend.models import Image, ImageEmbedding, ImageObject, ImagePair, ImageState
 from backend.services.context import AppContext
 from backend.services.grouping.regroup import regroup
 from backend.services.jobs import count_progress
@@ -38,6 +42,7 @@ class _Known:
     height: int | None
     pixel_hash: str | None
     storage_key: str
+    phash: int | None = None  # unsigned
 
     @classmethod
     def of(cls, image: Image) -> _Known:
@@ -49,6 +54,7 @@ class _Known:
             image.height,
             image.pixel_hash,
             image.storage_key,
+            to_unsigned(image.phash) if image.phash is not None else None,
         )
 
     def may_be_identical(self, other: _Known) -> bool:
@@ -83,7 +89,8 @@ class _Library:
             )
         )
         for row in rows:
-            library.add(_Known(row[0], row[2], row[3], row[4], row[5], row[6]), row[1])
+            phash = to_unsigned(row[1])
+            library.add(_Known(row[0], row[2], row[3], row[4], row[5], row[6], phash), row[1])
         return library
 
     def add(self, item: _Known, phash: int | None) -> None:
@@ -156,27 +163,157 @@ def _prepare_pixel_digests(ctx: AppContext, owner_id: int) -> None:
             session.commit()
 
 
+@dataclass
+class _Pair:
+    """The evidence gathered for one pair during a comparison."""
+
+    identical: bool = False
+    hash_distance: int | None = None
+    copy: float | None = None
+    semantic: float | None = None
+
+
 def _compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) -> None:
     library = _Library.load(session, owner_id, ctx.settings.near_distance)
-    edges: dict[tuple[int, int], Edge] = {}
+    found: dict[tuple[int, int], _Pair] = {}
+    codes: dict[int, list[int]] = {}
     for image in new:
         assert image.phash is not None and image.phash_dihedral
         me = _Known.of(image)
+        codes[me.id] = unpack_codes(image.phash_dihedral)
         for other_id, distance in library.matches(me, image.phash_dihedral).items():
             other = library.known[other_id]
-            tier = Tier.NEAR
+            evidence = found.setdefault(pair(me.id, other_id), _Pair())
+            evidence.hash_distance = distance
             if me.sha is not None and me.sha == other.sha:
-                tier = Tier.EXACT
+                evidence.identical = True
             elif me.may_be_identical(other) and _pixels(session, ctx.store, me) == _pixels(
                 session, ctx.store, other
             ):
-                tier = Tier.EXACT
-            edges[pair(me.id, other_id)] = Edge(*pair(me.id, other_id), tier, float(distance))
+                evidence.identical = True
         library.add(me, image.phash)
         image.state = ImageState.READY
         session.add(image)
-    _store_edges(session, owner_id, edges.values())
+    _vector_neighbours(session, ctx, owner_id, codes, library, found)
+    thresholds = _thresholds(ctx)
+    people = _people(session, ctx, found) if thresholds.check_people else {}
+    edges: list[_Stored] = []
+    for (a, b), ev in found.items():
+        if ev.hash_distance is None:  # found by a model only: still say how far the hashes are
+            ev.hash_distance = _hash_distance(codes, library, a, b)
+        counts = (people[a], people[b]) if a in people and b in people else None
+        tier = classify(
+            Evidence(ev.identical, ev.hash_distance, ev.copy, ev.semantic, counts), thresholds
+        )
+        if tier is not None:
+            bits = 0.0 if tier == Tier.EXACT else float(ev.hash_distance or 0)
+            edges.append(_Stored(a, b, tier, bits, ev.copy, ev.semantic))
+    _store_edges(session, owner_id, edges)
     count_progress(session, done=[i.job_id for i in new], failed=[])
+
+
+def _thresholds(ctx: AppContext) -> Thresholds:
+    s, models = ctx.settings, ctx.models
+    return Thresholds(
+        near_distance=s.near_distance,
+        near_copy=s.near_copy_similarity if models.copy is not None else 2.0,
+        similar_copy=s.similar_copy_similarity if models.copy is not None else None,
+        similar_semantic=s.similar_clip_similarity if models.clip is not None else None,
+        check_people=s.similar_object_check and models.detector is not None,
+    )
+
+
+def _vector_neighbours(
+    session: Session,
+    ctx: AppContext,
+    owner_id: int,
+    codes: dict[int, list[int]],
+    library: _Library,
+    found: dict[tuple[int, int], _Pair],
+) -> None:
+    """Each new image's nearest neighbours by each embedding model, among the grouped images
+    and this batch (the others find this batch when their own turn comes)."""
+    thresholds = _thresholds(ctx)
+    searches = []
+    if ctx.models.copy is not None:
+        floor = thresholds.near_copy
+        if thresholds.similar_semantic is None and thresholds.similar_copy is not None:
+            floor = min(floor, thresholds.similar_copy)
+        searches.append((ctx.models.copy.identity, floor, "copy"))
+    if ctx.models.clip is not None and thresholds.similar_semantic is not None:
+        searches.append((ctx.models.clip.identity, thresholds.similar_semantic, "semantic"))
+    for model_name, floor, kind in searches:
+        rows = session.execute(
+            sa.select(col(ImageEmbedding.image_id), col(ImageEmbedding.vector)).where(
+                col(ImageEmbedding.owner_id) == owner_id,
+                col(ImageEmbedding.model_name) == model_name,
+                col(ImageEmbedding.image_id).in_(list(codes)),
+            )
+        ).all()
+        if not rows:
+            continue
+        queries = np.stack([np.frombuffer(v, dtype="<f4") for _, v in rows]).astype(np.float32)
+        hits = ctx.vectors.search(
+            session, owner_id, model_name, queries, ctx.settings.neighbours, floor
+        )
+        for (image_id, _), neighbours in zip(rows, hits, strict=True):
+            for hit in neighbours:
+                if hit.image_id == image_id or hit.image_id not in library.known:
+                    continue
+                evidence = found.setdefault(pair(image_id, hit.image_id), _Pair())
+                if kind == "copy":
+                    evidence.copy = max(evidence.copy or -1.0, hit.similarity)
+                else:
+                    evidence.semantic = max(evidence.semantic or -1.0, hit.similarity)
+
+
+def _hash_distance(codes: dict[int, list[int]], library: _Library, a: int, b: int) -> int | None:
+    """The best of the eight flips and turns of one image against the other's hash."""
+    mine, other = (a, b) if a in codes else (b, a)
+    target = library.known[other].phash
+    if target is None or mine not in codes:
+        return None
+    return min(bin(code ^ target).count("1") for code in codes[mine])
+
+
+def _people(
+    session: Session, ctx: AppContext, found: dict[tuple[int, int], _Pair]
+) -> dict[int, int]:
+    """Persons detected per image, for the images of candidate similar pairs that the current
+    detector has looked at (an image it found nothing in counts 0)."""
+    detector = ctx.models.detector
+    if detector is None or not found:
+        return {}
+    ids = sorted({i for p in found for i in p})
+    # Analysed by the models: the copy or CLIP vector is there (the detector runs alongside).
+    seen = {
+        image_id
+        for (image_id,) in session.execute(
+            sa.select(col(ImageEmbedding.image_id)).where(col(ImageEmbedding.image_id).in_(ids))
+        )
+    }
+    counts = dict.fromkeys(seen, 0)
+    for image_id, n in session.execute(
+        sa.select(col(ImageObject.image_id), sa.func.count())
+        .where(
+            col(ImageObject.image_id).in_(ids),
+            col(ImageObject.model_name) == detector.identity,
+            col(ImageObject.label) == "person",
+        )
+        .group_by(col(ImageObject.image_id))
+    ):
+        counts[image_id] = n
+    return counts
+
+
+@dataclass(frozen=True)
+class _Stored:
+    a: int
+    b: int
+    tier: Tier
+    distance: float
+    copy: float | None
+    semantic: float | None
 
 
 def _digest(store: BlobStore, item: _Known) -> str | None:
@@ -197,7 +334,7 @@ def _pixels(session: Session, store: BlobStore, item: _Known) -> str | None:
     return item.pixel_hash
 
 
-def _store_edges(session: Session, owner_id: int, edges: Iterable[Edge]) -> None:
+def _store_edges(session: Session, owner_id: int, edges: Iterable[_Stored]) -> None:
     for edge in edges:
         existing = session.get(ImagePair, (edge.a, edge.b))
         if existing is None:
@@ -208,9 +345,15 @@ def _store_edges(session: Session, owner_id: int, edges: Iterable[Edge]) -> None
                     image_b=edge.b,
                     tier=edge.tier,
                     distance=edge.distance,
+                    copy_similarity=edge.copy,
+                    semantic_similarity=edge.semantic,
                 )
             )
-        elif edge.strength() < (0 if existing.tier == Tier.EXACT else 1, existing.distance):
+            continue
+        if (TIER_RANK[edge.tier], edge.distance) < (TIER_RANK[existing.tier], existing.distance):
             existing.tier, existing.distance = edge.tier, edge.distance
-            session.add(existing)
+        existing.copy_similarity = edge.copy if edge.copy is not None else existing.copy_similarity
+        if edge.semantic is not None:
+            existing.semantic_similarity = edge.semantic
+        session.add(existing)
     session.flush()

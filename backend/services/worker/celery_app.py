@@ -22,7 +22,10 @@ from kombu.transport import redis as kombu_redis
 
 from backend.config import Settings
 from backend.db.engine import make_engine
+from backend.ml.registry import models_from_settings
 from backend.services.context import AppContext
+from backend.services.similarity.deferred import DeferredVectorIndex
+from backend.services.similarity.factory import make_vector_index
 from backend.services.storage.factory import make_blob_store
 from backend.services.worker.faults import TRANSIENT as BASE_TRANSIENT
 from backend.services.worker.registry import TASKS, TaskSpec, check_registry
@@ -130,7 +133,11 @@ class _ContextHolder:
                 engine = make_engine(self.settings.database_url)
                 store = make_blob_store(self.settings.storage_location)
                 jobs = CeleryJobQueue(self.app, self.settings.grouping_gather_seconds)
-                self._ctx = AppContext(self.settings, engine, store, jobs)
+                models = models_from_settings(self.settings)
+                vectors = DeferredVectorIndex(
+                    lambda: make_vector_index(engine, self.settings.vector_exact_limit)
+                )
+                self._ctx = AppContext(self.settings, engine, store, jobs, models, vectors)
                 self._pid = os.getpid()
             return self._ctx
 

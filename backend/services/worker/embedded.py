@@ -1,7 +1,8 @@
 """The embedded worker: runs tasks on background threads inside the service process.
 
-A thread pool for image work (Pillow and NumPy release the GIL while decoding and hashing)
-and a single thread for grouping, so one owner's groups are never updated twice at once.
+A thread pool for image work (Pillow and NumPy release the GIL while decoding and hashing),
+one thread for the models (ONNX Runtime spreads each batch over the cores itself) and a
+single thread for grouping, so one owner's groups are never updated twice at once.
 Nothing is kept only in memory: what still needs doing is a query (see ``recover``).
 """
 
@@ -32,6 +33,7 @@ class EmbeddedWorker:
         self.ctx: AppContext | None = None
         self._pools = {
             "cpu": ThreadPoolExecutor(threads, thread_name_prefix="dupfinder-cpu"),
+            "model": ThreadPoolExecutor(1, thread_name_prefix="dupfinder-model"),
             "grouping": ThreadPoolExecutor(1, thread_name_prefix="dupfinder-group"),
         }
         unknown = {s.queue for s in registry.values()} - set(self._pools)

@@ -14,6 +14,8 @@ from sqlmodel import Session, col, or_, select
 
 from backend.models import Image, ImageState, Job, utcnow
 from backend.services.context import AppContext
+from backend.services.features.analyse_models import TASK_NAME as MODELS
+from backend.services.features.analyse_models import backfill
 from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.grouping.update import TASK_NAME as GROUP
 
@@ -24,17 +26,25 @@ def resume_unfinished(ctx: AppContext, stale_after: float | None = None) -> int:
     """Re-send analysis and grouping for unfinished images; with ``stale_after`` (seconds),
     only those whose job has not moved for that long. Returns how many images were re-sent."""
     pending = select(Image.id).where(Image.state == ImageState.PENDING)
+    hashed = select(Image.owner_id).where(Image.state == ImageState.HASHED)
     analysed = select(Image.owner_id).where(Image.state == ImageState.ANALYSED)
     if stale_after is not None:
         cutoff = utcnow() - timedelta(seconds=stale_after)
         quiet = select(Job.id).where(col(Job.updated_at) < cutoff)
         pending = pending.where(or_(col(Image.job_id).is_(None), col(Image.job_id).in_(quiet)))
+        hashed = hashed.where(or_(col(Image.job_id).is_(None), col(Image.job_id).in_(quiet)))
         analysed = analysed.where(or_(col(Image.job_id).is_(None), col(Image.job_id).in_(quiet)))
     with Session(ctx.engine) as session:
         image_ids = session.exec(pending.order_by(col(Image.id)).limit(SWEEP_LIMIT)).all()
         owners = session.exec(analysed.distinct()).all()
+        waiting_for_models = session.exec(hashed.distinct()).all()
     for image_id in image_ids:
         ctx.jobs.enqueue(EXTRACT, image_id=image_id)
+    for owner_id in waiting_for_models:
+        ctx.jobs.enqueue(MODELS, owner_id=owner_id)
     for owner_id in owners:
         ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+    if stale_after is None:
+        # At start-up: images grouped before a model was added or changed get its results.
+        backfill(ctx)
     return len(image_ids)

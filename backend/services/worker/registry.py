@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.services.context import AppContext
+from backend.services.features.analyse_models import TASK_NAME as MODELS
+from backend.services.features.analyse_models import analyse_with_models, give_up_on_models
 from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.features.extract import extract_image_features, give_up_on_image
 from backend.services.grouping.update import TASK_NAME as GROUP
@@ -21,7 +23,9 @@ TaskFn = Callable[..., None]
 class TaskSpec:
     name: str
     fn: TaskFn
-    queue: str  # "cpu" for image work; "grouping" runs one task at a time per owner
+    # "cpu" for image work, "model" for inference (one task at a time per process: ONNX
+    # Runtime uses every core itself), "grouping" runs one task at a time per owner.
+    queue: str
     dedupe: bool = False  # a waiting copy with the same arguments makes a new one redundant
     # Called once retries are exhausted, to record the failure where a person sees it.
     on_give_up: Callable[..., None] | None = None
@@ -48,10 +52,13 @@ def build_registry(specs: list[TaskSpec]) -> dict[str, TaskSpec]:
 TASKS = build_registry(
     [
         TaskSpec(EXTRACT, extract_image_features, queue="cpu", on_give_up=give_up_on_image),
+        TaskSpec(
+            MODELS, analyse_with_models, queue="model", dedupe=True, on_give_up=give_up_on_models
+        ),
         TaskSpec(GROUP, update_owner_groups, queue="grouping", dedupe=True),
     ]
 )
-REQUIRED = (EXTRACT, GROUP)
+REQUIRED = (EXTRACT, MODELS, GROUP)
 
 
 def check_registry(registry: dict[str, TaskSpec]) -> None:

@@ -30,7 +30,16 @@ def test_health_ok(client: TestClient, path: str) -> None:
         "worker": "embedded",
         "broker": "ok",
         "version": __version__,
+        "models": {
+            "copy_detection": None,
+            "clip": None,
+            "clip_note": "disabled (DUPFINDER_CLIP_MODEL=none)",
+            "objects": None,
+            "similar_tier": "none (perceptual hashes only)",
+        },
+        "vector_index": response.json()["vector_index"],
     }
+    assert response.json()["vector_index"].startswith("in-process")
 
 
 @pytest.fixture
@@ -53,6 +62,8 @@ def test_health_reports_the_database_down(offline: TestClient) -> None:
         "worker": "embedded",
         "broker": "ok",
         "version": __version__,
+        "models": response.json()["models"],
+        "vector_index": "not chosen yet (the database could not be reached)",
     }
 
 

@@ -7,6 +7,7 @@ per-owner lock (db/locks.py) is what keeps grouping correct.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +17,6 @@ from sqlmodel import Session, select
 
 from backend.models import Image, ImageState, Job
 from backend.runtime import build_runtime
-from backend.services.context import AppContext
 from backend.services.features.extract import extract_image_features
 from backend.services.grouping.update import update_owner_groups
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
@@ -47,7 +47,7 @@ def test_interleaved_workers_group_one_owner_correctly(tmp_path: Path) -> None:
         from backend.db.engine import make_engine
 
         engine = make_engine(url)
-        ctx = AppContext(settings, engine, runtime.ctx.store, Recorder())
+        ctx = dataclasses.replace(runtime.ctx, engine=engine, jobs=Recorder())
         with Session(engine) as session:
             from backend.models import User
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_runs_tasks_and_waits_for_what_they_queue(ctx: AppContext) -> None:
         registry(parent=TaskSpec("parent", parent, "cpu"), child=TaskSpec("child", child, "cpu")),
         threads=2,
     )
-    worker.bind(AppContext(ctx.settings, ctx.engine, ctx.store, worker))  # tasks enqueue here
+    worker.bind(dataclasses.replace(ctx, jobs=worker))  # tasks enqueue here
     for n in range(5):
         worker.enqueue("parent", n=n)
     assert worker.wait_idle(10) and not worker.busy()

@@ -1,0 +1,200 @@
+"""Task: run the models on a person's hashed images, in batches (the "model" queue).
+
+Copy-detection (SSCD) and CLIP embeddings and detected objects are stored with the identity
+of the model that made them; the images then move on to grouping. A model that fails does
+not hold the photos back: they are grouped on their hashes, and the embeddings missing for
+the current models are made later (see ``backfill``), which is also how a model change
+re-embeds instead of mixing vector spaces.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlalchemy as sa
+from numpy.typing import NDArray
+from sqlmodel import Session, col, select
+
+from backend.core.decode import decode_reduced
+from backend.db.engine import writer
+from backend.ml.base import Model, RGBImage
+from backend.ml.images import rgb_array
+from backend.ml.yolo import Detection
+from backend.models import Image, ImageEmbedding, ImageObject, ImageState
+from backend.services.context import AppContext
+from backend.services.grouping.update import TASK_NAME as GROUP
+from backend.services.storage.blobstore import BlobNotFound
+
+log = logging.getLogger(__name__)
+TASK_NAME = "models.analyse"
+BATCH = 64  # images per task run: several model batches, one transaction
+DECODE_SIDE = 512  # every model looks at 416 px or less
+
+
+@dataclass
+class _Results:
+    vectors: dict[str, dict[int, NDArray[np.float32]]] = field(default_factory=dict)
+    objects: dict[int, list[Detection]] = field(default_factory=dict)
+    detector: str | None = None
+
+
+def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
+    """Idempotent: only images still waiting for the models are written."""
+    models = ctx.models
+    with Session(ctx.engine) as session:
+        todo = session.exec(
+            select(Image.id, Image.storage_key)
+            .where(Image.owner_id == owner_id, Image.state == ImageState.HASHED)
+            .order_by(col(Image.id))
+            .limit(BATCH)
+        ).all()
+    if not todo:
+        return
+    pixels: dict[int, RGBImage] = {}
+    for image_id, key in todo:
+        assert image_id is not None
+        try:
+            pixels[image_id] = rgb_array(decode_reduced(ctx.store.get(key), DECODE_SIDE)[1])
+        except (BlobNotFound, OSError, ValueError) as exc:
+            log.warning("image %s: no model analysis, it could not be decoded (%r)", image_id, exc)
+
+    results = _Results()
+    ids = list(pixels)
+    arrays = [pixels[i] for i in ids]
+    for model in (models.copy, models.clip):
+        if model is not None and arrays:
+            vectors = _run(model, arrays)
+            if vectors is not None:
+                results.vectors[model.identity] = dict(zip(ids, vectors, strict=True))
+    if models.detector is not None and arrays:
+        found = _run(models.detector, arrays)
+        if found is not None:
+            results.objects = dict(zip(ids, found, strict=True))
+            results.detector = models.detector.identity
+
+    _store(ctx, owner_id, [i for i, _ in todo if i is not None], results)
+    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+    if len(todo) == BATCH:
+        ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)
+
+
+def _run[T](model: Model[T], arrays: list[RGBImage]) -> list[T] | None:
+    try:
+        return model.predict(arrays)
+    except Exception:  # a broken model must not hold the photos back; hashes still group
+        log.exception("model %s failed on a batch of %d images", model.identity, len(arrays))
+        return None
+
+
+def _store(ctx: AppContext, owner_id: int, ids: list[int], results: _Results) -> None:
+    with Session(writer(ctx.engine)) as session:
+        waiting = set(
+            session.exec(
+                select(Image.id)
+                .where(col(Image.id).in_(ids), Image.state == ImageState.HASHED)
+                .with_for_update()
+            ).all()
+        )
+        added: list[ImageEmbedding] = []
+        for model_name, vectors in results.vectors.items():
+            have = set(
+                session.exec(
+                    select(ImageEmbedding.image_id).where(
+                        col(ImageEmbedding.image_id).in_(waiting),
+                        ImageEmbedding.model_name == model_name,
+                    )
+                ).all()
+            )
+            for image_id, vector in vectors.items():
+                if image_id in waiting and image_id not in have:
+                    added.append(
+                        ImageEmbedding(
+                            image_id=image_id,
+                            owner_id=owner_id,
+                            model_name=model_name,
+                            dimension=int(vector.shape[0]),
+                            vector=np.asarray(vector, dtype="<f4").tobytes(),
+                        )
+                    )
+        session.add_all(added)
+        if results.detector is not None:
+            detected = [i for i in results.objects if i in waiting]
+            # One detector's rows per image: a new detector's results replace the old ones.
+            session.execute(sa.delete(ImageObject).where(col(ImageObject.image_id).in_(detected)))
+            session.add_all(
+                ImageObject(
+                    image_id=image_id,
+                    owner_id=owner_id,
+                    model_name=results.detector,
+                    label=d.label,
+                    confidence=round(d.confidence, 4),
+                    x0=d.box[0],
+                    y0=d.box[1],
+                    x1=d.box[2],
+                    y1=d.box[3],
+                )
+                for image_id in detected
+                for d in results.objects[image_id]
+            )
+        session.flush()
+        ctx.vectors.store(session, added)
+        if waiting:
+            session.execute(
+                sa.update(Image)
+                .where(col(Image.id).in_(waiting), col(Image.state) == ImageState.HASHED)
+                .values(state=ImageState.ANALYSED)
+            )
+        session.commit()
+
+
+def give_up_on_models(ctx: AppContext, error: BaseException, owner_id: int) -> None:
+    """Retries are exhausted: the images go on to grouping on their hashes alone."""
+    with Session(writer(ctx.engine)) as session:
+        session.execute(
+            sa.update(Image)
+            .where(col(Image.owner_id) == owner_id, col(Image.state) == ImageState.HASHED)
+            .values(state=ImageState.ANALYSED)
+        )
+        session.commit()
+    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+
+
+def backfill(ctx: AppContext, limit: int = 10_000) -> int:
+    """Send back to the models the grouped images that lack a result of a current model (a
+    model was added or changed, or failed earlier). Returns how many images were sent."""
+    identities = ctx.models.identities
+    if not identities:
+        return 0
+    vector_models = [m.identity for m in (ctx.models.copy, ctx.models.clip) if m is not None]
+    missing: sa.ColumnElement[bool] = sa.false()
+    for name in vector_models:
+        have = sa.select(col(ImageEmbedding.image_id)).where(col(ImageEmbedding.model_name) == name)
+        missing = sa.or_(missing, col(Image.id).not_in(have))
+    if ctx.models.detector is not None:
+        # An image with no objects has no rows either; its detector identity is then unknown,
+        # so only images whose rows name another detector are re-run.
+        other = sa.select(col(ImageObject.image_id)).where(
+            col(ImageObject.model_name) != ctx.models.detector.identity
+        )
+        missing = sa.or_(missing, col(Image.id).in_(other))
+    with Session(writer(ctx.engine)) as session:
+        rows = session.execute(
+            sa.select(col(Image.id), col(Image.owner_id))
+            .where(col(Image.state) == ImageState.READY, missing)
+            .order_by(col(Image.id))
+            .limit(limit)
+        ).all()
+        if not rows:
+            return 0
+        # Out of their finished job (job_id cleared) so the progress of that job is untouched.
+        session.execute(
+            sa.update(Image)
+            .where(col(Image.id).in_([r[0] for r in rows]))
+            .values(state=ImageState.HASHED, job_id=None)
+        )
+        session.commit()
+    for owner_id in sorted({r[1] for r in rows}):
+        ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)
+    return len(rows)

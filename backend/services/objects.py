@@ -1,0 +1,60 @@
+"""Detected objects: per-image tags, group tags and the object filter (always owner-scoped)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from backend.models import GroupMember, ImageObject
+
+# Tags shown on an image: objects detected at least this confidently (the detector keeps
+# weaker ones for the people-count check, where a missed person matters more).
+TAG_CONFIDENCE = 0.5
+
+
+def objects_of(session: Session, image_ids: Iterable[int]) -> dict[int, list[ImageObject]]:
+    ids = sorted(set(image_ids))
+    out: dict[int, list[ImageObject]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = session.exec(
+        select(ImageObject)
+        .where(col(ImageObject.image_id).in_(ids))
+        .order_by(col(ImageObject.image_id), col(ImageObject.confidence).desc())
+    )
+    for row in rows:
+        out[row.image_id].append(row)
+    return out
+
+
+def tags(objects: Iterable[ImageObject]) -> list[str]:
+    """Distinct labels, most confident first."""
+    seen: dict[str, float] = {}
+    for o in objects:
+        if o.confidence >= TAG_CONFIDENCE and o.confidence > seen.get(o.label, -1.0):
+            seen[o.label] = o.confidence
+    return sorted(seen, key=lambda label: (-seen[label], label))
+
+
+def images_showing(owner_id: int, label: str) -> sa.Select[int]:
+    """The owner's image ids where ``label`` was detected as a tag."""
+    return (
+        sa.select(col(ImageObject.image_id))
+        .where(
+            col(ImageObject.owner_id) == owner_id,
+            col(ImageObject.label) == label,
+            col(ImageObject.confidence) >= TAG_CONFIDENCE,
+        )
+        .distinct()
+    )
+
+
+def groups_showing(owner_id: int, label: str) -> sa.Select[int]:
+    """Group ids with at least one member showing ``label``."""
+    return (
+        sa.select(col(GroupMember.group_id))
+        .where(col(GroupMember.image_id).in_(images_showing(owner_id, label)))
+        .distinct()
+    )
