@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     )
     # Similar tier ("same scene, another shot"): CLIP cosine, or SSCD's without CLIP.
     similar_clip_similarity: float = Field(
-        default=0.90, ge=0, le=1, alias="DUPFINDER_SIMILAR_CLIP_SIMILARITY"
+        default=0.90, ge=-1, le=1, alias="DUPFINDER_SIMILAR_CLIP_SIMILARITY"  # cosine
     )
     similar_copy_similarity: float = Field(
         default=0.45, ge=0, le=1, alias="DUPFINDER_SIMILAR_COPY_SIMILARITY"
