@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,6 @@ import pytest
 warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient` is deprecated")
 
 from fastapi.testclient import TestClient  # noqa: E402
-
-import os  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
 from backend.runtime import Runtime  # noqa: E402
