@@ -2,7 +2,8 @@
 "use strict";
 
 const API = (window.DUPFINDER_API || "") + "/api/v1";
-const state = { token: sessionStorage.getItem("token"), tier: "exact", page: 1, size: 20 };
+const state = { token: sessionStorage.getItem("token"), tier: "exact", object: "", page: 1, size: 20 };
+const TITLES = { exact: "identical copies", near: "versions of one photo", similar: "shots of one scene" };
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options = {}) {
@@ -56,7 +57,14 @@ function renderGroup(group) {
   const node = $("group-template").content.firstElementChild.cloneNode(true);
   node.dataset.groupId = group.id;
   node.querySelector("h3").textContent =
-    `${group.images.length} ${group.tier === "exact" ? "identical copies" : "versions of one photo"}`;
+    `${group.images.length} ${TITLES[group.tier] || "matches"}`;
+  node.querySelector(".tags").textContent = group.tags.length ? "Shows: " + group.tags.join(", ") : "";
+  const names = Object.fromEntries(group.images.map((i) => [i.id, i.filename]));
+  node.querySelector(".pairs ul").replaceChildren(...group.pairs.map((p) => {
+    const li = document.createElement("li");
+    li.textContent = `${names[p.image_a] ?? p.image_a} ↔ ${names[p.image_b] ?? p.image_b} (${p.tier}): ${p.explanation}`;
+    return li;
+  }));
   const suggestion = group.suggested_keep || { image_id: group.images[0].id, reasons: [] };
   node.querySelector(".why").textContent = "Suggested keep: " + suggestion.reasons.join("; ");
   let keep = suggestion.image_id;
@@ -68,7 +76,8 @@ function renderGroup(group) {
     img.alt = image.filename;
     thumbnail(image.id, img);
     const cap = document.createElement("figcaption");
-    cap.textContent = `${image.filename} · ${image.width}×${image.height} · ${(image.bytes / 1024).toFixed(0)} KiB`;
+    cap.textContent = `${image.filename} · ${image.width}×${image.height} · ${(image.bytes / 1024).toFixed(0)} KiB`
+      + (image.tags.length ? ` · ${image.tags.join(", ")}` : "");
     fig.append(img, cap);
     fig.addEventListener("click", () => { keep = image.id; mark(); });
     figures.push(fig);
@@ -97,15 +106,25 @@ async function decide(path, body) {
   }
 }
 
+async function loadTags() {
+  // The objects found in this person's photos: the filter's suggestions.
+  const tags = await (await api("/images/tags")).json();
+  $("object-names").replaceChildren(...tags.map((t) => {
+    const opt = document.createElement("option"); opt.value = t.label; opt.label = `${t.label} (${t.images})`; return opt;
+  }));
+}
+
 async function loadGroups() {
-  const query = `tier=${state.tier}&page=${state.page}&size=${state.size}`;
+  loadTags().catch(() => {});
+  let query = `tier=${state.tier}&page=${state.page}&size=${state.size}`;
+  if (state.object) query += `&object=${encodeURIComponent(state.object)}`;
   const data = await (await api(`/duplicates/groups?${query}`)).json();
   const box = $("groups");
   box.replaceChildren(...data.items.map(renderGroup));
   const pages = Math.max(1, Math.ceil(data.total / state.size));
   $("page-info").textContent = `page ${state.page} of ${pages} · ${data.total} group(s)`;
   $("prev").disabled = state.page <= 1; $("next").disabled = state.page >= pages;
-  if (!data.total) say("groups-message", "No groups in this tier.");
+  if (!data.total) say("groups-message", state.object ? `No groups in this tier show "${state.object}".` : "No groups in this tier.");
   else say("groups-message", "");
 }
 
@@ -161,6 +180,12 @@ document.addEventListener("DOMContentLoaded", () => {
       state.tier = b.dataset.tier; state.page = 1; await loadGroups();
     });
   }
+  $("filter-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault(); state.object = $("object-filter").value.trim(); state.page = 1; await loadGroups();
+  });
+  $("clear-filter").addEventListener("click", async () => {
+    $("object-filter").value = ""; state.object = ""; state.page = 1; await loadGroups();
+  });
   $("prev").addEventListener("click", async () => { state.page -= 1; await loadGroups(); });
   $("next").addEventListener("click", async () => { state.page += 1; await loadGroups(); });
   if (state.token) showApp().catch(() => signOut());

@@ -89,6 +89,11 @@ class ImageOut(BaseModel):
         )
 
 
+class TagOut(BaseModel):
+    label: str
+    images: int  # how many of the person's images show it
+
+
 class ImagePage(BaseModel):
     items: list[ImageOut]
     total: int

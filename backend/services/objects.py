@@ -58,3 +58,16 @@ def groups_showing(owner_id: int, label: str) -> sa.Select[int]:
         .where(col(GroupMember.image_id).in_(images_showing(owner_id, label)))
         .distinct()
     )
+
+
+def label_counts(session: Session, owner_id: int) -> list[tuple[str, int]]:
+    """The owner's object tags with how many images show each, most common first."""
+    rows = session.execute(
+        sa.select(col(ImageObject.label), sa.func.count(sa.distinct(col(ImageObject.image_id))))
+        .where(
+            col(ImageObject.owner_id) == owner_id,
+            col(ImageObject.confidence) >= TAG_CONFIDENCE,
+        )
+        .group_by(col(ImageObject.label))
+    ).all()
+    return sorted(((str(label), int(n)) for label, n in rows), key=lambda r: (-r[1], r[0]))

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers import photos
+from tests.helpers.app import MODELS_ON
 from tests.helpers.images import decoded, encode, jpeg
 
 CHROMIUM = os.environ.get("DUPFINDER_CHROMIUM", "/usr/bin/chromium")
@@ -28,8 +31,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
+    with serve(tmp_path, {}) as url:
+        yield url
+
+
+@contextmanager
+def serve(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
-    env = dict(os.environ, DUPFINDER_DATA_DIR=str(tmp_path / "data"))
+    env = dict(os.environ, DUPFINDER_DATA_DIR=str(tmp_path / "data"), **extra_env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
         env=env,
@@ -135,3 +144,60 @@ def test_wrong_password_is_explained(server: str, browser: object) -> None:
     page.wait_for_function("document.querySelector('#auth-message').textContent.length > 0")
     assert page.text_content("#auth-message") == "wrong email or password"
     assert page.is_hidden("#app")
+
+
+@pytest.fixture
+def model_server(tmp_path: Path) -> Iterator[str]:
+    """`dupfinder serve` with SSCD and YOLO on (the tests' default switches them off)."""
+    env = {**MODELS_ON, "DUPFINDER_CLIP_MODEL": "none"}
+    with serve(tmp_path, env) as url:
+        yield url
+
+
+def test_models_show_tags_explanations_and_filter(
+    model_server: str, browser: object, tmp_path: Path
+) -> None:
+    bus = photos.decoded(photos.yolo_sample("bus.jpg"))
+    files = {
+        "bus.jpg": photos.yolo_sample("bus.jpg"),
+        "bus-crop.jpg": photos.jpeg(photos.crop(bus, 0.75)),
+        "cat.jpg": photos.jpeg(photos.skimage_photo("chelsea.png")),
+        "cat-captioned.jpg": photos.jpeg(photos.captioned(photos.skimage_photo("chelsea.png"))),
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(model_server + "/")
+    page.fill("input[name=email]", "models@example.com")
+    page.fill("input[name=password]", "correct horse")
+    page.click("#register")
+    page.wait_for_selector("#app:not([hidden])")
+    page.set_input_files("#files", paths)
+    page.click("#upload")
+    page.wait_for_function(
+        "document.querySelector('#upload-message').textContent.startsWith('Analysed 4 of 4')",
+        timeout=90_000,
+    )
+    page.click("#tiers button[data-tier=near]")
+    page.wait_for_function("document.querySelectorAll('.group').length === 2")
+    text = " ".join(g.text_content() or "" for g in page.query_selector_all(".group"))
+    assert "copy-detection similarity" in text and "Shows: " in text
+
+    page.fill("#object-filter", "bus")
+    page.click("#filter")
+    page.wait_for_function("document.querySelectorAll('.group').length === 1")
+    (group,) = page.query_selector_all(".group")
+    assert "bus" in (group.query_selector(".tags").text_content() or "")
+    group.query_selector(".pairs summary").click()
+    assert "both show" in (group.query_selector(".pairs li").text_content() or "")
+    suggestions = page.eval_on_selector_all("#object-names option", "os => os.map(o => o.value)")
+    assert "bus" in suggestions and "person" in suggestions
+
+    page.fill("#object-filter", "giraffe")
+    page.click("#filter")
+    page.wait_for_function("document.querySelectorAll('.group').length === 0")
+    assert page.text_content("#groups-message") == 'No groups in this tier show "giraffe".'
+    page.click("#clear-filter")
+    page.wait_for_function("document.querySelectorAll('.group').length === 2")

@@ -13,6 +13,7 @@ from backend.api.schemas import (
     ImageOut,
     ImagePage,
     RejectedFile,
+    TagOut,
     UploadOut,
 )
 from backend.models import ImageState
@@ -20,7 +21,7 @@ from backend.services import images
 from backend.services.errors import AppError
 from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
-from backend.services.objects import objects_of
+from backend.services.objects import label_counts, objects_of
 
 router = APIRouter(prefix="/images", tags=["images"])
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
@@ -96,6 +97,12 @@ def list_images(
     found = objects_of(session, [i.id for i in rows if i.id is not None])
     items = [ImageOut.of(i, found.get(i.id or 0, [])) for i in rows]
     return ImagePage(items=items, total=total, page=page, size=size)
+
+
+@router.get("/tags", response_model=list[TagOut])
+def list_tags(user: CurrentUser, session: SessionDep) -> list[TagOut]:
+    """The objects detected in the person's photos, most common first (for filters)."""
+    return [TagOut(label=label, images=n) for label, n in label_counts(session, owner_id(user))]
 
 
 @router.get("/{image_id}", response_model=ImageOut, responses=NOT_FOUND)

@@ -25,7 +25,10 @@ class Neighbour:
 
 
 class VectorIndex(Protocol):
-    name: str  # e.g. "pgvector-hnsw" or "in-process (exact NumPy up to 20000 vectors, ...)"
+    @property
+    def name(self) -> str:
+        """What serves the search, e.g. "pgvector-hnsw" or "in-process (exact NumPy ...)"."""
+        ...
 
     def store(self, session: Session, rows: Sequence[ImageEmbedding]) -> None:
         """Called by the writer right after it added and flushed ImageEmbedding rows in
