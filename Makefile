@@ -38,7 +38,7 @@ COMPOSE = $(eval COMPOSE := $(shell if docker compose version >/dev/null 2>&1; t
 REPOMIX_PKG = $(shell [[ "$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 22 ]] \
     && echo repomix || echo repomix@1.14.0)
 
-.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed ci \
+.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors ci \
         install-deps install-dev-deps requirements clean distclean \
         build up down restart logs health reset-db shell celery compose-config repomix \
         docker-check secret-key
@@ -97,6 +97,15 @@ bench: install-dev-deps ## run the benchmark (results in bench/RESULTS.md)
 
 bench-distributed: install-dev-deps ## 1 vs 2 Celery workers, distributed vs embedded (needs PostgreSQL, redis-server)
 	$(BIN)/python bench/distributed_benchmark.py $(ARGS)
+
+bench-models: install-dev-deps ## SSCD throughput vs a bare ONNX Runtime session, YOLO images/s
+	$(BIN)/python bench/model_throughput.py $(ARGS)
+
+bench-quality: install-dev-deps ## near/similar tiers per model, vs immaculate (pdq, sscd), threshold sweep
+	$(BIN)/python bench/quality_benchmark.py $(ARGS)
+
+bench-vectors: install-dev-deps ## vector search at 100k and 1M vectors: numpy, usearch, pgvector
+	$(BIN)/python bench/vector_benchmark.py $(ARGS)
 
 ci: ## what CI runs: services, system packages, then make test
 	bash .ci/run
