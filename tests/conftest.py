@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from backend.runtime import Runtime  # noqa: E402
 from tests.helpers.app import MODELS_OFF, Person, make_settings, service  # noqa: E402
+from tests.helpers.pgvector import EmbeddedServer, embedded_pgvector  # noqa: E402
 
 # Also for what reads the environment (the CLI, worker processes): the hash pipeline unless a
 # test asks for the models (see tests/helpers/app.py for why).
@@ -57,3 +58,17 @@ def alice(client: TestClient, runtime: Runtime) -> Person:
 @pytest.fixture
 def bob(client: TestClient, runtime: Runtime) -> Person:
     return Person.sign_up(client, runtime, "bob@example.com")
+
+
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[EmbeddedServer]:
+    """A throwaway PostgreSQL 18 + pgvector server, started once per session (or a skip)."""
+    with embedded_pgvector() as server:
+        yield server
+
+
+@pytest.fixture
+def pgvector_url(pgvector_server: EmbeddedServer) -> Iterator[str]:
+    """The SQLAlchemy URL of a fresh, empty database on that server, dropped afterwards."""
+    with pgvector_server.temporary_database() as url:
+        yield url

@@ -41,7 +41,7 @@ def get_image(session: Session, owner_id: int, image_id: int) -> Image:
 
 
 def read_original(ctx: AppContext, image: Image) -> bytes:
-    if image.state not in (ImageState.ANALYSED, ImageState.READY):
+    if image.state not in (ImageState.HASHED, ImageState.ANALYSED, ImageState.READY):
         # Only files that proved to be pictures are served back (never arbitrary bytes).
         raise Conflict(f"image {image.id} has no picture to show (status: {image.state.value})")
     try:

@@ -18,7 +18,8 @@ import pytest
 import redis
 from sqlmodel import Session, col, select
 
-from backend.models import Image, ImageState
+from backend.models import Image
+from backend.models.image import UNFINISHED
 from backend.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,13 +146,7 @@ def eventually(check: Callable[[], Any], timeout: float, message: str) -> Any:
 
 def unfinished(runtime: Runtime) -> int:
     with Session(runtime.engine) as session:
-        return len(
-            session.exec(
-                select(Image.id).where(
-                    col(Image.state).in_([ImageState.PENDING, ImageState.ANALYSED])
-                )
-            ).all()
-        )
+        return len(session.exec(select(Image.id).where(col(Image.state).in_(UNFINISHED))).all())
 
 
 class RestartablePostgres:
