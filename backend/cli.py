@@ -21,13 +21,16 @@ def _summary(report: ScanReport) -> str:
         f"Scanned {report.files} files in {report.root} "
         f"({report.analysed} analysed now, the rest remembered) in {report.seconds:.1f} s."
     ]
-    for tier, title in (
-        ("exact", "Exact duplicates (identical pictures)"),
-        ("near", "Near-duplicates (the same photo, edited or re-encoded)"),
+    for tier, title, extra in (
+        ("exact", "Exact duplicates (identical pictures)", "extra copies"),
+        ("near", "Near-duplicates (the same photo, edited or re-encoded)", "extra copies"),
+        ("similar", "Similar shots (the same scene, taken again)", "other shots"),
     ):
         groups = [g for g in report.groups if g.tier == tier]
+        if tier == "similar" and not groups:
+            continue  # most folders have none; no empty heading
         copies = sum(len(g.paths) - 1 for g in groups)
-        lines.append(f"\n{title}: {len(groups)} group(s), {copies} extra copies")
+        lines.append(f"\n{title}: {len(groups)} group(s), {copies} {extra}")
         for n, g in enumerate(groups, 1):
             lines.append(f"  group {n}:")
             for path in g.paths:

