@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -164,19 +165,22 @@ def give_up_on_models(ctx: AppContext, error: BaseException, owner_id: int) -> N
 def backfill(ctx: AppContext, limit: int = 10_000) -> int:
     """Send back to the models the grouped images that lack a result of a current model (a
     model was added or changed, or failed earlier). Returns how many images were sent."""
-    identities = ctx.models.identities
-    if not identities:
+    # Only models that load: a broken one would send every photo round again at each start.
+    vector_models = [
+        m.identity for m in (ctx.models.copy, ctx.models.clip) if m is not None and _loads(m)
+    ]
+    detector = ctx.models.detector if _loads(ctx.models.detector) else None
+    if not vector_models and detector is None:
         return 0
-    vector_models = [m.identity for m in (ctx.models.copy, ctx.models.clip) if m is not None]
     missing: sa.ColumnElement[bool] = sa.false()
     for name in vector_models:
         have = sa.select(col(ImageEmbedding.image_id)).where(col(ImageEmbedding.model_name) == name)
         missing = sa.or_(missing, col(Image.id).not_in(have))
-    if ctx.models.detector is not None:
+    if detector is not None:
         # An image with no objects has no rows either; its detector identity is then unknown,
         # so only images whose rows name another detector are re-run.
         other = sa.select(col(ImageObject.image_id)).where(
-            col(ImageObject.model_name) != ctx.models.detector.identity
+            col(ImageObject.model_name) != detector.identity
         )
         missing = sa.or_(missing, col(Image.id).in_(other))
     with Session(writer(ctx.engine)) as session:
@@ -198,3 +202,14 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
     for owner_id in sorted({r[1] for r in rows}):
         ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)
     return len(rows)
+
+
+def _loads(model: Model[Any] | None) -> bool:
+    if model is None:
+        return False
+    try:
+        model.load()
+    except Exception:
+        log.exception("model %s cannot be loaded; its results are not backfilled", model.name)
+        return False
+    return True

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from backend.models import ImageEmbedding, ImageObject, ImageState
 from backend.runtime import Runtime
+from backend.services.features.analyse_models import backfill
 from tests.helpers import photos
 from tests.helpers.app import MODELS_ON, Person, make_settings, service
 
@@ -127,3 +128,23 @@ def test_model_identity_is_stored_and_a_model_change_re_embeds(tmp_path: Path) -
         assert [_names(g) for g in person.groups()] == [_names(g) for g in before]
         images = person.get("/images").json()["items"]
         assert all(i["status"] == ImageState.READY.value for i in images)
+
+
+def test_a_broken_model_does_not_hold_the_photos_back(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    visual = data / "models" / "ViT-B-32__openai" / "visual"
+    visual.mkdir(parents=True)
+    (visual / "model.onnx").write_bytes(b"not an onnx file")
+    (visual / "preprocess_cfg.json").write_text('{"size": [224, 224]}')
+    settings = make_settings(data, **{**MODELS_ON, "DUPFINDER_CLIP_MODEL": "ViT-B-32__openai"})
+    with service(settings) as (client, runtime):
+        person = Person.sign_up(client, runtime, "broken@example.com")
+        person.upload(_library()[:4])
+        images = person.get("/images").json()["items"]
+        assert {i["status"] for i in images} == {ImageState.READY.value}
+        # SSCD still ran and grouped the crop; CLIP left nothing half-made behind.
+        assert len(person.groups("near")) == 2
+        names = {r.model_name.split("@")[0] for r in _embeddings(runtime)}
+        assert names == {"sscd"}
+        # A restart does not send every photo round again for the model that cannot load.
+        assert backfill(runtime.ctx) == 0

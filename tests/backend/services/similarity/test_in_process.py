@@ -60,9 +60,9 @@ def test_exact_and_hnsw_agree(small_limit: Db, tmp_path: Path) -> None:
     print(f"recall@10 = {recall:.3f}")
     assert recall >= 0.95
     for a, t in zip(approximate, truth, strict=True):
-        # The same similarities where they agree (float32 storage), best first.
+        # The same similarities where they agree (up to the half-precision storage), best first.
         same = dict(t)
-        assert all(abs(s - same[i]) < 1e-5 for i, s in a if i in same)
+        assert all(abs(s - same[i]) < 1e-3 for i, s in a if i in same)
         assert [s for _, s in a] == sorted((s for _, s in a), reverse=True)
 
 

@@ -1,0 +1,657 @@
+#!/usr/bin/env python3
+"""Vector search benchmark: one person's embeddings, exact NumPy against the two HNSW indexes.
+
+usage: python bench/vector_benchmark.py [--sizes 100000,1000000] [--queries 1000] [--k 10]
+           [--pg-sizes 100000,1000000] [--pg-build-minutes 15] [--dtypes f32,f16,bf16]
+           [--crossover 1000,2000,5000,10000,20000,50000] [--no-write]
+
+Data: d = 512 unit vectors of ONE owner, embedding-like: 1 per 100 vectors is a random unit
+centre, each vector is a centre plus noise plus a direction all vectors share (so unrelated
+vectors are not orthogonal), and 5% are near-duplicates of another vector (cosine ~0.99).
+Queries: 1,000 vectors drawn from the data and perturbed (cosine ~0.98 to their source).
+The truth is the exact top-k (NumPy, float32).
+
+For each size:
+
+- ``exact NumPy``: ``in_process.exact_search`` (the embedded index below its exact limit);
+  per-query latency one query at a time, and the cost per query of one batch of all queries;
+- ``usearch HNSW``: ``in_process.new_hnsw`` + ``hnsw_search`` (the embedded index past the
+  limit; M=16, efConstruction=128, ef=64, built on one thread): build time, latency,
+  recall@k; the storage types
+  in ``--dtypes`` at the first size, the index's own type at the others;
+- ``pgvector HNSW``: the embedded PostgreSQL 18 + pgvector (tests/helpers/pgvector.py), the
+  schema from the migrations, rows bulk-loaded with binary COPY, the index of revision 0004
+  built afterwards (maintenance_work_mem 8 GB, one parallel worker: 2 cores) under a time
+  limit, then ``PgvectorIndex.search`` (the service's code) one query at a time and as one
+  batch. A build over the limit is recorded as not measured.
+
+Then the crossover: exact against HNSW for one query at smaller sizes, where the HNSW index
+starts to win (the in-process index's ``exact_limit``).
+
+Prints tables and updates ``bench/RESULTS.md`` (its ``vector-search`` section) and
+``bench/results.json`` (its ``vector_search`` key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import struct
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+from results_file import (  # noqa: E402  (beside this script, in bench/)
+    cpu_name,
+    git_commit,
+    md_table,
+    text_table,
+    update_results_json,
+    update_results_md,
+)
+from sqlmodel import Session  # noqa: E402
+
+from backend.db.engine import make_engine  # noqa: E402
+from backend.db.migrate import upgrade  # noqa: E402
+from backend.services.similarity.in_process import (  # noqa: E402
+    HNSW_CONNECTIVITY,
+    HNSW_DTYPE,
+    HNSW_EXPANSION_ADD,
+    HNSW_EXPANSION_SEARCH,
+    exact_search,
+    hnsw_add,
+    hnsw_search,
+    new_hnsw,
+)
+from backend.services.similarity.pgvector import (  # noqa: E402
+    PgvectorIndex,
+    index_name,
+    search_statement,
+    vector_literal,
+)
+
+BENCH_DIR = REPO / "bench"
+SECTION = "vector-search"
+RESULTS_KEY = "vector_search"
+MARK_START = f"<!-- {SECTION}:start -->"
+MARK_END = f"<!-- {SECTION}:end -->"
+MACHINE_NOTE = "2 cores, shared/noisy"
+D = 512
+MODEL = "bench-512"
+PER_CENTRE = 100
+DUPLICATES = 0.05
+SEED = 7
+
+JsonDict = dict[str, Any]
+Matrix = NDArray[np.float32]
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _unit(x: Matrix) -> Matrix:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_data(n: int, seed: int) -> Matrix:
+    """The stored vectors (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    centres = _unit(rng.standard_normal((max(1, n // PER_CENTRE), D), dtype=np.float32))
+    shared = _unit(rng.standard_normal((1, D), dtype=np.float32))
+    x = np.empty((n, D), np.float32)
+    for s in range(0, n, 100_000):
+        m = min(100_000, n - s)
+        noise = rng.standard_normal((m, D), dtype=np.float32) * np.float32(1.2 / np.sqrt(D))
+        x[s : s + m] = _unit(0.5 * shared + centres[rng.integers(0, len(centres), m)] + noise)
+    dup = rng.choice(n, int(n * DUPLICATES), replace=False)
+    src = rng.choice(n, len(dup))
+    noise = rng.standard_normal((len(dup), D), dtype=np.float32) * np.float32(0.15 / np.sqrt(D))
+    x[dup] = _unit(x[src] + noise)
+    return x
+
+
+def make_queries(x: Matrix, count: int, seed: int) -> Matrix:
+    rng = np.random.default_rng(seed + 1)
+    picked = x[rng.choice(len(x), count, replace=False)]
+    noise = rng.standard_normal(picked.shape, dtype=np.float32) * np.float32(0.2 / np.sqrt(D))
+    return _unit(picked + noise)
+
+
+def truth_top_k(x: Matrix, queries: Matrix, k: int) -> NDArray[np.int64]:
+    """Exact top-k positions per query (blocks of queries: bounded memory)."""
+    out = np.empty((len(queries), k), np.int64)
+    step = max(1, (1 << 27) // len(x))
+    for s in range(0, len(queries), step):
+        sims = queries[s : s + step] @ x.T
+        top = np.argpartition(sims, len(x) - k, axis=1)[:, len(x) - k :]
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
+        out[s : s + step] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+def recall(found: Sequence[Sequence[int]], truth: NDArray[np.int64]) -> float:
+    """Share of the true top-k ids found (ids are positions + 1, as image ids start at 1)."""
+    hits = sum(len(set(f) & set((t + 1).tolist())) for f, t in zip(found, truth, strict=True))
+    return hits / truth.size
+
+
+def latencies(run: Callable[[int], list[int]], count: int) -> tuple[list[float], list[list[int]]]:
+    times, found = [], []
+    for i in range(count):
+        started = time.perf_counter()
+        found.append(run(i))
+        times.append(time.perf_counter() - started)
+    return times, found
+
+
+def summary(times: list[float]) -> JsonDict:
+    ms = np.array(times) * 1000
+    return {
+        "timed_queries": len(times),
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+    }
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def bench_exact(
+    x: Matrix, queries: Matrix, truth: NDArray[np.int64], k: int, timed: int
+) -> JsonDict:
+    ids = np.arange(1, len(x) + 1, dtype=np.int64)
+
+    def one(i: int) -> list[int]:
+        return [n.image_id for n in exact_search(x, ids, queries[i : i + 1], k, -1.0)[0]]
+
+    one(0)  # warm-up
+    times, found = latencies(one, timed)
+    started = time.perf_counter()
+    batch = exact_search(x, ids, queries, k, -1.0)
+    batch_s = time.perf_counter() - started
+    return {
+        "method": "exact NumPy",
+        "build_s": 0.0,
+        **summary(times),
+        "batch_ms_per_query": round(batch_s * 1000 / len(queries), 3),
+        "recall": round(recall([[n.image_id for n in r] for r in batch], truth), 4),
+        "memory_mb": round(x.nbytes / 2**20),
+    }
+
+
+def bench_usearch(
+    x: Matrix, queries: Matrix, truth: NDArray[np.int64], k: int, dtype: str
+) -> JsonDict:
+    index = new_hnsw(D, dtype)
+    started = time.perf_counter()
+    hnsw_add(index, np.arange(1, len(x) + 1, dtype=np.int64), x)
+    build_s = time.perf_counter() - started
+
+    def one(i: int) -> list[int]:
+        return [n.image_id for n in hnsw_search(index, queries[i : i + 1], k, -1.0)[0]]
+
+    one(0)
+    times, found = latencies(one, len(queries))
+    started = time.perf_counter()
+    hnsw_search(index, queries, k, -1.0)
+    batch_s = time.perf_counter() - started
+    result = {
+        "method": f"usearch HNSW {dtype}",
+        "build_s": round(build_s, 1),
+        **summary(times),
+        "batch_ms_per_query": round(batch_s * 1000 / len(queries), 3),
+        "recall": round(recall(found, truth), 4),
+        "memory_mb": round(index.memory_usage / 2**20),
+    }
+    # Similarity error of the stored type: the reported similarity against the exact one.
+    first = hnsw_search(index, queries[:50], k, -1.0)
+    errors = [
+        abs(n.similarity - float(x[n.image_id - 1] @ q))
+        for q, row in zip(queries[:50], first, strict=True)
+        for n in row
+    ]
+    result["max_similarity_error"] = float(f"{max(errors):.2g}")
+    return result
+
+
+def _copy_rows(x: Matrix, first_id: int) -> bytes:
+    """image_embedding rows in PostgreSQL's binary COPY format (the columns of COPY_COLUMNS)."""
+    n = len(x)
+    model = MODEL.encode()
+    row = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("l_image", ">i4"),
+            ("image_id", ">i4"),
+            ("l_owner", ">i4"),
+            ("owner_id", ">i4"),
+            ("l_model", ">i4"),
+            ("model", f"S{len(model)}"),
+            ("l_dim", ">i4"),
+            ("dimension", ">i4"),
+            ("l_bytes", ">i4"),
+            ("bytes", "<f4", (D,)),  # the bytea column: little-endian float32, as stored
+            ("l_vec", ">i4"),
+            ("vec_dim", ">i2"),
+            ("vec_unused", ">i2"),
+            ("vec", ">f4", (D,)),  # pgvector's binary form: dim, 0, big-endian float4
+            ("l_ts", ">i4"),
+            ("ts", ">i8"),
+        ]
+    )
+    rows = np.zeros(n, row)
+    rows["fields"] = 7
+    rows["l_image"] = rows["l_owner"] = rows["l_dim"] = 4
+    rows["image_id"] = np.arange(first_id, first_id + n)
+    rows["owner_id"] = 1
+    rows["l_model"] = len(model)
+    rows["model"] = model
+    rows["dimension"] = D
+    rows["l_bytes"] = 4 * D
+    rows["bytes"] = x
+    rows["l_vec"] = 4 + 4 * D
+    rows["vec_dim"] = D
+    rows["vec"] = x
+    rows["l_ts"] = 8
+    epoch_2000 = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    rows["ts"] = int((dt.datetime.now(dt.UTC) - epoch_2000).total_seconds() * 1_000_000)
+    return rows.tobytes()
+
+
+COPY_COLUMNS = "image_id, owner_id, model_name, dimension, vector, embedding, created_at"
+
+
+def bench_pgvector(
+    x: Matrix, queries: Matrix, truth: NDArray[np.int64], k: int, build_minutes: float
+) -> JsonDict:
+    from tests.helpers.pgvector import embedded_pgvector
+
+    result: JsonDict = {"method": "pgvector HNSW"}
+    try:
+        server_cm = embedded_pgvector()
+        server = server_cm.__enter__()
+    except BaseException as exc:  # pytest.skip raises an outcome, not an Exception
+        result["not_measured"] = f"no embedded PostgreSQL with pgvector ({exc})"
+        return result
+    try:
+        with server.temporary_database() as url:
+            dbname = url.rsplit("/", 1)[1]
+            upgrade(url)  # the real schema: revisions up to 0004
+            with server.connect(dbname) as conn:
+                result["server"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+                result["pgvector"] = conn.execute(
+                    "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+                ).fetchone()[
+                    0
+                ]  # type: ignore[index]
+                result["shared_buffers"] = conn.execute("SHOW shared_buffers").fetchone()[0]  # type: ignore[index]
+                load_s = _pg_load(conn, x)
+                result["load_s"] = round(load_s, 1)
+                built = _pg_build(conn, build_minutes)
+            if isinstance(built, str):
+                result["not_measured"] = built
+                return result
+            result["build_s"] = round(built[0], 1)
+            result["memory_mb"] = round(built[1] / 2**20)
+            _pg_queries(url, queries, truth, k, result)
+    finally:
+        server_cm.__exit__(None, None, None)
+    return result
+
+
+def _pg_load(conn: psycopg.Connection, x: Matrix) -> float:
+    n = len(x)
+    started = time.perf_counter()
+    conn.execute(
+        'INSERT INTO "user" (id, email, name, hashed_password, is_active, created_at)'
+        " VALUES (1, 'bench@example.com', '', 'x', true, now())"
+    )
+    conn.execute(
+        "INSERT INTO image (owner_id, source, filename, storage_key, size_bytes, frames,"
+        " is_greyscale, exif_fields, state, created_at)"
+        " SELECT 1, 'UPLOAD', 'p.jpg', 'k' || i, 0, 1, false, 0, 'ready', now()"
+        " FROM generate_series(1, %s) AS i",
+        (n,),
+    )
+    # Bulk load, then build: inserting into a live HNSW graph row by row is far slower.
+    conn.execute(f"DROP INDEX {index_name(D)}")
+    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY image_embedding ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(header)
+            for s in range(0, n, 20_000):
+                copy.write(_copy_rows(x[s : s + 20_000], s + 1))
+            copy.write(struct.pack(">h", -1))
+    conn.execute("ANALYZE image_embedding")
+    log(f"pgvector: {n} rows loaded in {time.perf_counter() - started:.1f} s")
+    return time.perf_counter() - started
+
+
+def _pg_build(conn: psycopg.Connection, minutes: float) -> tuple[float, int] | str:
+    """The index of revision 0004, timed; or why it was not measured."""
+    conn.execute("SET maintenance_work_mem = '8GB'")
+    conn.execute("SET max_parallel_maintenance_workers = 1")  # + the leader: both cores
+    conn.execute(f"SET statement_timeout = '{int(minutes * 60)}s'")
+    started = time.perf_counter()
+    try:
+        conn.execute(
+            f"CREATE INDEX {index_name(D)} ON image_embedding USING hnsw "
+            f"((embedding::vector({D})) vector_cosine_ops) WHERE dimension = {D}"
+        )
+    except psycopg.errors.QueryCanceled:
+        return f"not measured: the index build exceeded {minutes:g} min"
+    finally:
+        conn.execute("SET statement_timeout = 0")
+    seconds = time.perf_counter() - started
+    size = conn.execute(f"SELECT pg_relation_size('{index_name(D)}')").fetchone()[0]  # type: ignore[index]
+    log(f"pgvector: index built in {seconds:.1f} s ({size / 2**20:.0f} MB)")
+    return seconds, int(size)
+
+
+def _pg_queries(
+    url: str, queries: Matrix, truth: NDArray[np.int64], k: int, result: JsonDict
+) -> None:
+    engine = make_engine(url)
+    index = PgvectorIndex()
+    try:
+        with Session(engine) as session:
+            params = {"queries": [vector_literal(queries[0])], "owner": 1, "model": MODEL, "k": k}
+            plan = session.execute(sa.text(f"EXPLAIN {search_statement(D).text}"), params)
+            plan = plan.scalars()
+            result["uses_hnsw_index"] = any(index_name(D) in line for line in plan)
+
+            def one(i: int) -> list[int]:
+                found = index.search(session, 1, MODEL, queries[i : i + 1], k, -1.0)
+                return [n.image_id for n in found[0]]
+
+            for i in range(min(100, len(queries))):  # warm-up: the index into the page cache
+                one(i)
+            times, found = latencies(one, len(queries))
+            started = time.perf_counter()
+            index.search(session, 1, MODEL, queries, k, -1.0)
+            batch_s = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    result.update(summary(times))
+    result["batch_ms_per_query"] = round(batch_s * 1000 / len(queries), 3)
+    result["recall"] = round(recall(found, truth), 4)
+
+
+# --------------------------------------------------------------------------- crossover
+
+
+def crossover(x: Matrix, queries: Matrix, sizes: Sequence[int], k: int) -> list[JsonDict]:
+    """One query at a time, exact against HNSW, on the first n vectors."""
+    rows = []
+    count = min(300, len(queries))
+    for n in sizes:
+        sub = np.ascontiguousarray(x[:n])
+        ids = np.arange(1, n + 1, dtype=np.int64)
+
+        def exact_one(i: int, sub: Matrix = sub, ids: NDArray[np.int64] = ids) -> list[int]:
+            return [n.image_id for n in exact_search(sub, ids, queries[i : i + 1], k, -1.0)[0]]
+
+        exact_one(0)
+        exact_times, _ = latencies(exact_one, count)
+        batch = queries[:64]
+        started = time.perf_counter()
+        exact_search(sub, ids, batch, k, -1.0)
+        batch64 = (time.perf_counter() - started) * 1000 / len(batch)
+        index = new_hnsw(D)
+        started = time.perf_counter()
+        hnsw_add(index, ids, sub)
+        build_s = time.perf_counter() - started
+
+        def hnsw_one(i: int, index: Any = index) -> list[int]:
+            return [n.image_id for n in hnsw_search(index, queries[i : i + 1], k, -1.0)[0]]
+
+        hnsw_one(0)
+        hnsw_times, _ = latencies(hnsw_one, count)
+        row = {
+            "n": n,
+            "exact_p50_ms": summary(exact_times)["p50_ms"],
+            "exact_batch64_ms_per_query": round(batch64, 3),
+            "hnsw_p50_ms": summary(hnsw_times)["p50_ms"],
+            "hnsw_build_s": round(build_s, 2),
+        }
+        log(f"crossover: {row}")
+        rows.append(row)
+    return rows
+
+
+def pick_exact_limit(rows: list[JsonDict]) -> int:
+    """The largest size at which exact search still answers one query no slower than HNSW."""
+    limit = 0
+    for row in rows:
+        if row["exact_p50_ms"] <= row["hnsw_p50_ms"]:
+            limit = row["n"]
+        else:
+            break
+    return limit
+
+
+# --------------------------------------------------------------------------- report
+
+
+def environment() -> JsonDict:
+    import usearch
+
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": MACHINE_NOTE,
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "usearch": usearch.__version__,
+        "psycopg": psycopg.__version__,
+        "sqlalchemy": sa.__version__,
+        "commit": git_commit(REPO),
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def _fmt(value: Any, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
+    header = [
+        "vectors",
+        "method",
+        "build/load s",
+        "p50 ms",
+        "p95 ms",
+        "batch ms/query",
+        f"recall@{res['k']}",
+        "memory MB",
+    ]
+    rows = []
+    for r in res["results"]:
+        if "not_measured" in r:
+            rows.append([f"{r['n']}", r["method"], r["not_measured"], *["-"] * 5])
+            continue
+        build = _fmt(r.get("build_s"), ".1f")
+        if "load_s" in r:
+            build = f"{build} (+ load {r['load_s']:.1f})"
+        rows.append(
+            [
+                f"{r['n']}",
+                r["method"],
+                build,
+                _fmt(r.get("p50_ms"), ".3f"),
+                _fmt(r.get("p95_ms"), ".3f"),
+                _fmt(r.get("batch_ms_per_query"), ".3f"),
+                _fmt(r.get("recall"), ".4f"),
+                _fmt(r.get("memory_mb"), "d"),
+            ]
+        )
+    cross = [
+        [
+            f"{c['n']}",
+            f"{c['exact_p50_ms']:.3f}",
+            f"{c['exact_batch64_ms_per_query']:.3f}",
+            f"{c['hnsw_p50_ms']:.3f}",
+            f"{c['hnsw_build_s']:.2f}",
+        ]
+        for c in res["crossover"]
+    ]
+    return [
+        (f"One person's vectors, d = {D}, k = {res['k']}, {res['queries']} queries", header, rows),
+        (
+            f"Exact or HNSW for one query (in-process, usearch {HNSW_DTYPE})",
+            [
+                "vectors",
+                "exact p50 ms",
+                "exact batch-of-64 ms/query",
+                "HNSW p50 ms",
+                "HNSW build s",
+            ],
+            cross,
+        ),
+    ]
+
+
+def markdown(res: JsonDict) -> str:
+    env = res["environment"]
+    parts = [
+        MARK_START,
+        "## Vector search: exact NumPy, usearch HNSW (in-process) and pgvector HNSW",
+        "",
+        f"- Date: {env['date']} (commit {env['commit']})",
+        f"- Machine: {env['machine']} ({env['cores']} x {env['cpu']}, {env['memory_gb']} GB); "
+        f"Python {env['python']}, NumPy {env['numpy']}, usearch {env['usearch']}, "
+        f"psycopg {env['psycopg']}, SQLAlchemy {env['sqlalchemy']}"
+        + (
+            f", PostgreSQL {res['pg_server']} with pgvector {res['pgvector']}"
+            if res.get("pg_server")
+            else ""
+        )
+        + f"; load average at start {' / '.join(f'{v:.2f}' for v in env['load_average_at_start'])}"
+        " (1/5/15 min: other work shared the machine)",
+        f"- Command: `{res['command']}`",
+        f"- Data: one owner, d = {D}, {PER_CENTRE} vectors per random centre plus noise and a "
+        f"shared direction, {DUPLICATES:.0%} near-duplicates; {res['queries']} queries drawn "
+        "from the data and perturbed; recall against the exact top-k",
+        f"- usearch: M = {HNSW_CONNECTIVITY}, efConstruction = {HNSW_EXPANSION_ADD}, "
+        f"ef = {HNSW_EXPANSION_SEARCH}, built on one thread (see `hnsw_add`), batches on all "
+        "cores; latency = one `hnsw_search` call per query (the service's code)",
+        "- pgvector: schema from the migrations, binary COPY, then revision 0004's index "
+        "(M = 16, ef_construction = 64, maintenance_work_mem 8 GB, 1 parallel worker), "
+        f"time-boxed at {res['pg_build_minutes']:g} min; latency = one `PgvectorIndex.search` "
+        "call per query (ef_search 40, iterative scan relaxed_order) over SQLAlchemy, after "
+        f"100 warm-up queries; shared_buffers {res.get('pg_shared_buffers', '?')} (the helper's "
+        "default), the rest from the OS page cache",
+        "- Exact: one `exact_search` call per query (a matrix-vector product and argpartition); "
+        "the batch column is one call for all queries (a matrix product: how the grouping "
+        "searches a batch of new photos)",
+        "",
+    ]
+    for title, header, rows in tables(res):
+        parts += [f"### {title}", "", md_table(header, rows), ""]
+    parts += [f"**{res['conclusion']}**", "", MARK_END]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--sizes", default="100000,1000000", help="vectors per run")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--pg-sizes", default=None, help="sizes for pgvector (default: --sizes)")
+    ap.add_argument("--pg-build-minutes", type=float, default=15.0)
+    ap.add_argument("--dtypes", default="f32,f16,bf16", help="usearch types at the first size")
+    ap.add_argument("--exact-timed", type=int, default=200, help="exact latency queries > 100k")
+    ap.add_argument("--crossover", default="1000,2000,5000,10000,20000,50000")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave bench/ alone")
+    args = ap.parse_args(argv)
+    sizes = _ints(args.sizes)
+    pg_sizes = set(_ints(args.pg_sizes) if args.pg_sizes is not None else sizes)
+    given = list(sys.argv[1:] if argv is None else argv)
+    res: JsonDict = {
+        "command": shlex.join([".venv/bin/python", "bench/vector_benchmark.py", *given]),
+        "environment": environment(),
+        "dimension": D,
+        "k": args.k,
+        "queries": args.queries,
+        "pg_build_minutes": args.pg_build_minutes,
+        "results": [],
+    }
+    started = time.perf_counter()
+    first_x: Matrix | None = None
+    first_q: Matrix | None = None
+    for position, n in enumerate(sizes):
+        log(f"{n} vectors: data")
+        x = make_data(n, SEED)
+        queries = make_queries(x, args.queries, SEED)
+        truth = truth_top_k(x, queries, args.k)
+        timed = args.queries if n <= 100_000 else min(args.queries, args.exact_timed)
+        log(f"{n} vectors: exact ({timed} timed queries)")
+        res["results"].append({"n": n, **bench_exact(x, queries, truth, args.k, timed)})
+        dtypes = args.dtypes.split(",") if position == 0 else [HNSW_DTYPE]
+        for dtype in dtypes:
+            log(f"{n} vectors: usearch {dtype}")
+            res["results"].append({"n": n, **bench_usearch(x, queries, truth, args.k, dtype)})
+        if n in pg_sizes:
+            log(f"{n} vectors: pgvector")
+            pg = bench_pgvector(x, queries, truth, args.k, args.pg_build_minutes)
+            res["pg_server"] = pg.pop("server", res.get("pg_server"))
+            res["pgvector"] = pg.pop("pgvector", res.get("pgvector"))
+            res["pg_shared_buffers"] = pg.pop("shared_buffers", res.get("pg_shared_buffers"))
+            res["results"].append({"n": n, **pg})
+        if position == 0:
+            first_x, first_q = x, queries
+        else:
+            del x
+    assert first_x is not None and first_q is not None
+    cross_sizes = [c for c in _ints(args.crossover) if c <= len(first_x)]
+    log("crossover")
+    res["crossover"] = crossover(first_x, first_q, cross_sizes, args.k)
+    limit = pick_exact_limit(res["crossover"])
+    res["measured_exact_limit"] = limit
+    res["conclusion"] = (
+        f"Exact search answers one query no slower than HNSW up to {limit} vectors here "
+        "(the largest crossover size where it did); the in-process index's exact_limit "
+        "default comes from this table (see backend/services/similarity/in_process.py)."
+    )
+    res["total_s"] = round(time.perf_counter() - started, 1)
+
+    for title, header, rows in tables(res):
+        print(f"\n{title}\n{text_table(header, rows)}")
+    print(f"\n{res['conclusion']}")
+    if not args.no_write:
+        update_results_md(BENCH_DIR / "RESULTS.md", MARK_START, MARK_END, markdown(res))
+        update_results_json(BENCH_DIR / "results.json", RESULTS_KEY, res)
+        print(f"\nwrote {BENCH_DIR / 'RESULTS.md'} and {BENCH_DIR / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
