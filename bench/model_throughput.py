@@ -2,7 +2,8 @@
 """Model throughput: SSCD embeddings (ours vs the bare ONNX Runtime session) and YOLOv4-tiny.
 
 usage: python bench/model_throughput.py [--originals DIR] [--images N] [--yolo-images N]
-                                        [--chunk N] [--rounds N] [--threads N] [--no-write]
+                                        [--chunk N] [--rounds N] [--settle-ms N] [--threads N]
+                                        [--no-write]
 
 On real photographs (``<repo>/.bench-cache/originals``, decoded once up front to RGB arrays):
 
@@ -13,8 +14,8 @@ On real photographs (``<repo>/.bench-cache/originals``, decoded once up front to
    its resize is a no-op, the rest is stacking, the call and normalisation) and on the decoded
    photos ("end to end": including the square resize). The issue's target is ours >= 0.85x
    the bare session. The photos are cut into chunks of whole batches; each round runs every
-   path on chunk 0, then on chunk 1, ..., the order reversing at every step (A B C C B A ...);
-   each chunk's best round counts, since the machine is shared and noisy.
+   path on chunk 0, then on chunk 1, ..., the order rotating at every step (A B C, B C A,
+   C A B, ...) after a short pause; each chunk's best round counts (the machine is shared).
 2. YOLOv4-tiny: images/s through ``YoloDetector.predict`` at batch 1 and batch 8 (OpenCV's
    resize into the blob included), interleaved the same way, and detections per image.
 3. prints a table and updates ``bench/RESULTS.md`` (its own delimited section) and
@@ -90,19 +91,31 @@ def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def interleaved(
-    methods: dict[str, Callable[[int], object]], chunks: int, rounds: int, what: str
+    methods: dict[str, Callable[[int], object]],
+    chunks: int,
+    rounds: int,
+    what: str,
+    settle: float,
 ) -> dict[str, list[list[float]]]:
-    """Wall seconds per round and chunk for each method. Each method runs on chunk 0, then each
-    on chunk 1, ..., in an order that reverses at every step (A B C C B A A B C ...), so that
-    all of them see the same moments of a shared machine's load."""
+    """Wall seconds per round and chunk for each method.
+
+    Each method runs on chunk 0, then each on chunk 1, ..., so all of them see the same moments
+    of a shared machine's load. The order rotates at every step (A B C, B C A, C A B): every
+    run then follows another method's, none is always second. The ``settle`` pause before each
+    run lets the previous session's ONNX Runtime workers, which spin-wait for a while after a
+    run, go idle: on 2 cores they otherwise slow whichever session runs next (measured: the
+    bare session, always in the middle of an A B C / C B A order, lost 5-15%).
+    """
     walls: dict[str, list[list[float]]] = {m: [] for m in methods}
     order, step = list(methods), 0
     for r in range(rounds):
         for m in methods:
             walls[m].append([])
         for c in range(chunks):
-            for m in order if step % 2 == 0 else order[::-1]:
+            k = step % len(order)
+            for m in order[k:] + order[:k]:
                 gc.collect()
+                time.sleep(settle)
                 started = time.perf_counter()
                 methods[m](c)
                 walls[m][r].append(time.perf_counter() - started)
@@ -144,7 +157,7 @@ def bare_session(path: Path, threads: int, providers: list[str]) -> Any:
 
 
 def time_sscd(
-    variant: str, photos: Sequence[RGB], rounds: int, threads: int, chunk: int
+    variant: str, photos: Sequence[RGB], rounds: int, threads: int, chunk: int, settle: float
 ) -> JsonDict:
     from backend.ml.base import batches, l2_normalise
     from backend.ml.images import resize_square
@@ -175,7 +188,7 @@ def time_sscd(
         np.concatenate([o for c in range(len(stacked)) for o in bare(c)]).astype(np.float32)
     )
     encoder.predict(photo_chunks[0])
-    walls = interleaved(methods, len(stacked), rounds, variant)
+    walls = interleaved(methods, len(stacked), rounds, variant, settle)
     out: JsonDict = {
         "variant": variant,
         "identity": encoder.identity,
@@ -198,7 +211,7 @@ def time_sscd(
 # --------------------------------------------------------------------------- 2. YOLO
 
 
-def time_yolo(photos: Sequence[RGB], rounds: int, chunk: int) -> JsonDict:
+def time_yolo(photos: Sequence[RGB], rounds: int, chunk: int, settle: float) -> JsonDict:
     from backend.ml.yolo import YoloDetector
 
     models = {"batch_1": YoloDetector(batch_size=1), "batch_8": YoloDetector(batch_size=BATCH)}
@@ -209,7 +222,7 @@ def time_yolo(photos: Sequence[RGB], rounds: int, chunk: int) -> JsonDict:
     runs: dict[str, Callable[[int], object]] = {
         m: partial(_predict_chunk, model, chunks) for m, model in models.items()
     }
-    walls = interleaved(runs, len(chunks), rounds, "yolo")
+    walls = interleaved(runs, len(chunks), rounds, "yolo", settle)
     per_image = [len(d) for d in found["batch_8"]]
     labels = Counter(d.label for dets in found["batch_8"] for d in dets)
     same = all(
@@ -370,8 +383,10 @@ def markdown(res: JsonDict) -> str:
         + ", ".join(f"{s['max_abs_difference']:.1e} ({s['variant']})" for s in res["sscd"]),
         f"- Timing: wall clock; the photos are cut into chunks of {res['chunk']} (whole batches) "
         f"and in each of {res['rounds']} rounds every path runs chunk by chunk, the order "
-        "reversing at every step (A B C C B A ...), so all paths see the same moments of the "
-        "shared machine's load; 'best s' sums each chunk's best round, images/s follows from it "
+        "rotating at every step (A B C, B C A, C A B ...), so all paths see the same moments of "
+        f"the shared machine's load, with a {res['settle_ms']} ms pause before each timed run "
+        "(ONNX Runtime's workers spin-wait after a run and would slow the next session); "
+        "'best s' sums each chunk's best round, images/s follows from it "
         "(median: from the median whole round); 'vs bare' is ours' speed over the bare "
         "session's, best against best",
         f"- YOLO: {y['identity']}, threshold {y['threshold']}, OpenCV's resize into the "
@@ -397,9 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--originals", type=Path, default=REPO / ".bench-cache" / "originals", help="photos"
     )
     ap.add_argument("--images", type=int, default=0, help="photos for SSCD (0: all)")
-    ap.add_argument("--yolo-images", type=int, default=96, help="of those, for YOLO (0: all)")
+    ap.add_argument("--yolo-images", type=int, default=64, help="of those, for YOLO (0: all)")
     ap.add_argument("--chunk", type=int, default=8, help="photos per timed step (whole batches)")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per comparison")
+    ap.add_argument("--rounds", type=int, default=4, help="interleaved rounds per comparison")
+    ap.add_argument("--settle-ms", type=int, default=30, help="pause before each timed run")
     ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all cores)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/ alone")
     args = ap.parse_args(argv)
@@ -422,11 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sum(p.shape[0] * p.shape[1] for p in photos) / len(photos) / 1e6, 3
     )
     chunk = max(BATCH, args.chunk // BATCH * BATCH)
-    res["chunk"] = chunk
+    settle = args.settle_ms / 1000
+    res["chunk"], res["settle_ms"] = chunk, args.settle_ms
     res["sscd"] = [
-        time_sscd(v, photos, args.rounds, args.threads, chunk) for v in ("sscd", "sscd_distilled")
+        time_sscd(v, photos, args.rounds, args.threads, chunk, settle)
+        for v in ("sscd", "sscd_distilled")
     ]
-    res["yolo"] = time_yolo(photos[: args.yolo_images or None], args.rounds, chunk)
+    res["yolo"] = time_yolo(photos[: args.yolo_images or None], args.rounds, chunk, settle)
     res["total_s"] = round(time.perf_counter() - started, 1)
 
     for title, header, rows in tables(res):

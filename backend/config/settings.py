@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from backend.core.decode import DecodeLimits
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # for tests; refused in production
+# SSCD cosine for the similar tier without CLIP, per copy model (calibrated: docs/models.md).
+SIMILAR_COPY_DEFAULTS = {"sscd": 0.50, "sscd_distilled": 0.60}
 REPO_FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
 
@@ -90,8 +92,10 @@ class Settings(BaseSettings):
     similar_clip_similarity: float = Field(
         default=0.90, ge=-1, le=1, alias="DUPFINDER_SIMILAR_CLIP_SIMILARITY"  # cosine
     )
-    similar_copy_similarity: float = Field(
-        default=0.45, ge=0, le=1, alias="DUPFINDER_SIMILAR_COPY_SIMILARITY"
+    # Empty: per model, set about 0.075 above the highest unrelated pair of the benchmark
+    # (sscd 0.50, sscd_distilled 0.60; see docs/models.md).
+    similar_copy_similarity: float | None = Field(
+        default=None, ge=0, le=1, alias="DUPFINDER_SIMILAR_COPY_SIMILARITY"
     )
     # Two shots with different people counts are not "the same shot" (similar tier only).
     similar_object_check: bool = Field(default=True, alias="DUPFINDER_SIMILAR_OBJECT_CHECK")
@@ -100,7 +104,15 @@ class Settings(BaseSettings):
     # In-process vector search: exact NumPy up to this many vectors per person, ANN beyond.
     vector_exact_limit: int = Field(default=20_000, ge=0, alias="DUPFINDER_VECTOR_EXACT_LIMIT")
 
-    @field_validator("frontend_dir", "storage_dir", "models_dir", mode="before")
+    @property
+    def similar_copy_threshold(self) -> float:
+        if self.similar_copy_similarity is not None:
+            return self.similar_copy_similarity
+        return SIMILAR_COPY_DEFAULTS.get(self.copy_model, 0.5)
+
+    @field_validator(
+        "frontend_dir", "storage_dir", "models_dir", "similar_copy_similarity", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

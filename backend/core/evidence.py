@@ -9,11 +9,13 @@ benchmark calibrates the numbers (docs/models.md, bench/RESULTS.md).
   its near threshold;
 - similar (the same scene, another shot): CLIP similarity at or over its threshold, or, with
   no CLIP model, SSCD at a looser threshold; and never when the two shots show a different
-  number of people (a group photo and a portrait taken there are not "the same shot").
+  number of prominent people (a group photo and a portrait taken there are not "the same
+  shot"; passers-by in the background do not count).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from backend.core.grouping import Tier
@@ -59,3 +61,18 @@ def classify(e: Evidence, t: Thresholds) -> Tier | None:
     if t.check_people and e.people is not None and e.people[0] != e.people[1]:
         return None
     return Tier.SIMILAR
+
+
+# People who count for "the same shot": detected confidently and not tiny. Passers-by far in
+# the background come and go between two frames of one burst; the subjects do not.
+PERSON_MIN_CONFIDENCE = 0.5
+PERSON_MIN_AREA = 0.01  # of the picture
+
+
+def count_people(boxes: Iterable[tuple[float, float, float, float, float]]) -> int:
+    """Prominent persons among (confidence, x0, y0, x1, y1) detections, boxes as fractions."""
+    return sum(
+        1
+        for conf, x0, y0, x1, y1 in boxes
+        if conf >= PERSON_MIN_CONFIDENCE and (x1 - x0) * (y1 - y0) >= PERSON_MIN_AREA
+    )

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from backend.core.evidence import Evidence, Thresholds, classify
+from backend.core.evidence import Evidence, Thresholds, classify, count_people
 from backend.core.features import pixel_digest
 from backend.core.grouping import TIER_RANK, Tier, pair
 from backend.core.hamming_index import HammingIndex
@@ -217,7 +217,7 @@ def _thresholds(ctx: AppContext) -> Thresholds:
     return Thresholds(
         near_distance=s.near_distance,
         near_copy=s.near_copy_similarity if models.copy is not None else 2.0,
-        similar_copy=s.similar_copy_similarity if models.copy is not None else None,
+        similar_copy=s.similar_copy_threshold if models.copy is not None else None,
         similar_semantic=s.similar_clip_similarity if models.clip is not None else None,
         check_people=s.similar_object_check and models.detector is not None,
     )
@@ -279,7 +279,7 @@ def _hash_distance(codes: dict[int, list[int]], library: _Library, a: int, b: in
 def _people(
     session: Session, ctx: AppContext, found: dict[tuple[int, int], _Pair]
 ) -> dict[int, int]:
-    """Persons detected per image, for the images of candidate similar pairs that the current
+    """Prominent persons per image, for the images of candidate pairs that the current
     detector has looked at (an image it found nothing in counts 0)."""
     detector = ctx.models.detector
     if detector is None or not found:
@@ -292,17 +292,23 @@ def _people(
             sa.select(col(ImageEmbedding.image_id)).where(col(ImageEmbedding.image_id).in_(ids))
         )
     }
-    counts = dict.fromkeys(seen, 0)
-    for image_id, n in session.execute(
-        sa.select(col(ImageObject.image_id), sa.func.count())
-        .where(
+    boxes: dict[int, list[tuple[float, float, float, float, float]]] = {i: [] for i in seen}
+    for image_id, conf, x0, y0, x1, y1 in session.execute(
+        sa.select(
+            col(ImageObject.image_id),
+            col(ImageObject.confidence),
+            col(ImageObject.x0),
+            col(ImageObject.y0),
+            col(ImageObject.x1),
+            col(ImageObject.y1),
+        ).where(
             col(ImageObject.image_id).in_(ids),
             col(ImageObject.model_name) == detector.identity,
             col(ImageObject.label) == "person",
         )
-        .group_by(col(ImageObject.image_id))
     ):
-        counts[image_id] = n
+        boxes.setdefault(image_id, []).append((conf, x0, y0, x1, y1))
+    counts = {image_id: count_people(found) for image_id, found in boxes.items()}
     return counts
 
 

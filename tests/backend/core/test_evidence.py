@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.core.evidence import Evidence, Thresholds, classify
+from backend.core.evidence import Evidence, Thresholds, classify, count_people
 from backend.core.explain import explain_pair
 from backend.core.grouping import Tier
 
@@ -52,3 +52,11 @@ def test_explanations_name_the_evidence() -> None:
         "perceptual hashes 21 of 64 bits apart; copy-detection similarity 0.41; "
         "CLIP similarity 0.93; both show person, dog"
     )
+
+
+def test_only_prominent_people_count() -> None:
+    subject = (0.9, 0.3, 0.2, 0.6, 0.9)  # large and sure
+    passer_by = (0.9, 0.9, 0.5, 0.95, 0.6)  # 0.5% of the picture
+    unsure = (0.4, 0.1, 0.1, 0.5, 0.9)
+    assert count_people([subject, passer_by, unsure]) == 1
+    assert count_people([]) == 0

@@ -22,6 +22,7 @@ TABLES = {
     "image",
     "image_pair",
     "image_embedding",
+    "image_object",
     "duplicate_group",
     "group_member",
     "group_decision",
