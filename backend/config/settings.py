@@ -83,6 +83,8 @@ class Settings(BaseSettings):
         default="yolov4-tiny", alias="DUPFINDER_OBJECT_MODEL"
     )
     model_batch_size: int = Field(default=8, ge=1, le=256, alias="DUPFINDER_MODEL_BATCH_SIZE")
+    # ONNX Runtime / OpenCV threads per model; 0: their own default (all cores).
+    model_threads: int = Field(default=0, ge=0, alias="DUPFINDER_MODEL_THREADS")
     # Thresholds, calibrated on the shared benchmark (bench/RESULTS.md, docs/models.md).
     # SSCD cosine similarity at or over which two pictures are copies of one photo (near).
     near_copy_similarity: float = Field(

@@ -10,7 +10,6 @@ instead of mixing vector spaces.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -66,12 +65,6 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def default_threads() -> int:
-    """ONNX Runtime threads per session: the cores, unless DUPFINDER_MODEL_THREADS says."""
-    value = os.environ.get("DUPFINDER_MODEL_THREADS", "")
-    return int(value) if value.isdigit() else 0
-
-
 class Model[Output](ABC):
     """A model with a stable identity, loaded once per process on first use."""
 
@@ -80,7 +73,7 @@ class Model[Output](ABC):
     batch_size: int = 8
 
     def __init__(self, threads: int = 0) -> None:
-        self._threads = threads or default_threads()
+        self._threads = threads  # 0: the runtime's default (all cores)
         self._lock = threading.Lock()
         self._loaded = False
 

@@ -24,6 +24,7 @@ class ModelConfig:
     models_dir: Path
     object_model: str  # "yolov4-tiny" or "none"
     batch_size: int = 8
+    threads: int = 0  # per model; 0: the runtime's default
 
 
 @dataclass
@@ -75,7 +76,7 @@ def model_set(config: ModelConfig) -> ModelSet:
 def _build(config: ModelConfig) -> ModelSet:
     copy = None
     if config.copy_model != "none":
-        copy = SSCDEncoder(config.copy_model, batch_size=config.batch_size)
+        copy = SSCDEncoder(config.copy_model, threads=config.threads, batch_size=config.batch_size)
     clip, note = None, ""
     if config.clip_model in ("", "none"):
         note = "disabled (DUPFINDER_CLIP_MODEL=none)"
@@ -87,10 +88,15 @@ def _build(config: ModelConfig) -> ModelSet:
             f"`dupfinder models fetch-clip {config.clip_model}`"
         )
     else:
-        clip = ClipImageEncoder(config.models_dir, config.clip_model, batch_size=config.batch_size)
+        clip = ClipImageEncoder(
+            config.models_dir,
+            config.clip_model,
+            threads=config.threads,
+            batch_size=config.batch_size,
+        )
     detector = None
     if config.object_model != "none":
-        detector = YoloDetector(batch_size=config.batch_size)
+        detector = YoloDetector(threads=config.threads, batch_size=config.batch_size)
     return ModelSet(copy, clip, detector, note)
 
 
@@ -102,6 +108,7 @@ def models_from_settings(settings: Settings) -> ModelSet:
             models_dir=settings.model_dir,
             object_model=settings.object_model,
             batch_size=settings.model_batch_size,
+            threads=settings.model_threads,
         )
     )
 
