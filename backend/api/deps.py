@@ -39,7 +39,10 @@ def get_session(
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent. By default the code
+# after ``yield`` runs once the response is out, so a client could be told "created" before
+# the commit (or its failure), and a next request could miss the write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_read_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Session]:
@@ -48,7 +51,7 @@ def get_read_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[S
         yield session
 
 
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def current_user(ctx: CtxDep, token: Annotated[str | None, Depends(oauth2)]) -> User:

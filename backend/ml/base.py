@@ -52,6 +52,9 @@ def onnx_session(path: Path, threads: int = 0) -> Any:
     if threads:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
+    # Idle ORT threads otherwise spin for a while after each run, taking the cores from the
+    # decoding, hashing and detection running beside them in the same worker.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(
             str(path), sess_options=options, providers=available_providers()

@@ -98,7 +98,10 @@ def test_sign_up_upload_review_and_dismiss(server: str, browser: object, tmp_pat
     page.fill("input[name=password]", "correct horse")
     page.fill("input[name=name]", "Web Person")
     page.click("#register")
-    page.wait_for_selector("#app:not([hidden])")
+    try:
+        page.wait_for_selector("#app:not([hidden])")
+    except Exception:
+        raise AssertionError(f"not signed in: {page.text_content('#auth-message')!r}") from None
     assert page.text_content("#who") == "Web Person"
 
     page.set_input_files("#files", paths)
