@@ -518,7 +518,9 @@ def markdown(res: JsonDict) -> str:
         f"- Benchmark: `make_benchmark.py --seed {env['seed']}` on the photos from `photos.sh`: "
         f"{b['originals']} originals, {b['images']} images, {b['exact_groups']} exact, "
         f"{b['near_groups']} near and {b['similar_groups']} similar groups",
-        f"- Scan: `{res['scan']['command']}` as a subprocess (wall time includes start-up); "
+        f"- Scan: `{res['scan']['command']}` with the models off (the hash pipeline: "
+        "DUPFINDER_COPY_MODEL, _OBJECT_MODEL and _CLIP_MODEL = none) as a subprocess "
+        "(wall time includes start-up); "
         f"the second scan {same}",
         f"- Baseline: {base['method']}; its groups are scored as the near tier "
         f"(it predicts no exact tier); hashing the {res['scan']['images']} images took "
