@@ -3,13 +3,15 @@
 
 usage: python bench/vector_benchmark.py [--sizes 100000,1000000] [--queries 1000] [--k 10]
            [--pg-sizes 100000,1000000] [--pg-build-minutes 15] [--dtypes f32,f16,bf16]
-           [--crossover 1000,2000,5000,10000,20000,50000] [--no-write]
+           [--crossover 1000,2000,5000,7500,10000,20000,50000] [--no-write] [--render]
 
 Data: d = 512 unit vectors of ONE owner, embedding-like: 1 per 100 vectors is a random unit
 centre, each vector is a centre plus noise plus a direction all vectors share (so unrelated
 vectors are not orthogonal), and 5% are near-duplicates of another vector (cosine ~0.99).
 Queries: 1,000 vectors drawn from the data and perturbed (cosine ~0.98 to their source).
-The truth is the exact top-k (NumPy, float32).
+The truth is the exact top-k (NumPy, float32). Recall is given for the whole top-k and for
+the true neighbours at similarity >= 0.9 (near-duplicates: what a thresholded search needs;
+the rest of a top 10 here are members of the query's cluster at ~0.5, nearly tied).
 
 For each size:
 
@@ -25,8 +27,10 @@ For each size:
   limit, then ``PgvectorIndex.search`` (the service's code) one query at a time and as one
   batch. A build over the limit is recorded as not measured.
 
-Then the crossover: exact against HNSW for one query at smaller sizes, where the HNSW index
-starts to win (the in-process index's ``exact_limit``).
+For both HNSW indexes, recall and latency at wider searches too (ef / hnsw.ef_search). Then
+the crossover: exact against HNSW, one query and batches of 64, at smaller sizes: where the
+HNSW index starts to win (the in-process index's ``exact_limit``). ``--render`` reprints and
+rewrites the report from results.json without measuring.
 
 Prints tables and updates ``bench/RESULTS.md`` (its ``vector-search`` section) and
 ``bench/results.json`` (its ``vector_search`` key).
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shlex
@@ -66,6 +71,7 @@ from sqlmodel import Session  # noqa: E402
 from backend.db.engine import make_engine  # noqa: E402
 from backend.db.migrate import upgrade  # noqa: E402
 from backend.services.similarity.in_process import (  # noqa: E402
+    DEFAULT_EXACT_LIMIT,
     HNSW_CONNECTIVITY,
     HNSW_DTYPE,
     HNSW_EXPANSION_ADD,
@@ -92,6 +98,9 @@ D = 512
 MODEL = "bench-512"
 PER_CENTRE = 100
 DUPLICATES = 0.05
+DUP_SIMILARITY = 0.9  # "near-duplicate" neighbours, for the thresholded recall
+USEARCH_EF = (128, 256)  # ef sweep, besides the service's own
+PGVECTOR_EF = (100, 200)
 SEED = 7
 
 JsonDict = dict[str, Any]
@@ -133,22 +142,38 @@ def make_queries(x: Matrix, count: int, seed: int) -> Matrix:
     return _unit(picked + noise)
 
 
-def truth_top_k(x: Matrix, queries: Matrix, k: int) -> NDArray[np.int64]:
-    """Exact top-k positions per query (blocks of queries: bounded memory)."""
-    out = np.empty((len(queries), k), np.int64)
-    step = max(1, (1 << 27) // len(x))
-    for s in range(0, len(queries), step):
-        sims = queries[s : s + step] @ x.T
-        top = np.argpartition(sims, len(x) - k, axis=1)[:, len(x) - k :]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
-        out[s : s + step] = np.take_along_axis(top, order, axis=1)
-    return out
+class Truth:
+    """The exact top-k per query: positions (image id - 1) and similarities."""
+
+    def __init__(self, x: Matrix, queries: Matrix, k: int) -> None:
+        self.top = np.empty((len(queries), k), np.int64)
+        self.sims = np.empty((len(queries), k), np.float32)
+        step = max(1, (1 << 27) // len(x))  # blocks of queries: bounded memory
+        for s in range(0, len(queries), step):
+            sims = queries[s : s + step] @ x.T
+            top = np.argpartition(sims, len(x) - k, axis=1)[:, len(x) - k :]
+            top_sims = np.take_along_axis(sims, top, axis=1)
+            order = np.argsort(-top_sims, axis=1)
+            self.top[s : s + step] = np.take_along_axis(top, order, axis=1)
+            self.sims[s : s + step] = np.take_along_axis(top_sims, order, axis=1)
 
 
-def recall(found: Sequence[Sequence[int]], truth: NDArray[np.int64]) -> float:
-    """Share of the true top-k ids found (ids are positions + 1, as image ids start at 1)."""
-    hits = sum(len(set(f) & set((t + 1).tolist())) for f, t in zip(found, truth, strict=True))
-    return hits / truth.size
+def recalls(found: Sequence[Sequence[int]], truth: Truth) -> JsonDict:
+    """recall@k, and the recall of the true top-k neighbours at or above DUP_SIMILARITY (the
+    near-duplicates a threshold search is for); ids are positions + 1."""
+    hits = close_hits = close = 0
+    for f, top, sims in zip(found, truth.top, truth.sims, strict=True):
+        got = set(f)
+        ids = (top + 1).tolist()
+        hits += sum(i in got for i in ids)
+        near = [i for i, s in zip(ids, sims, strict=True) if s >= DUP_SIMILARITY]
+        close += len(near)
+        close_hits += sum(i in got for i in near)
+    return {
+        "recall": round(hits / truth.top.size, 4),
+        "dup_recall": round(close_hits / close, 4) if close else None,
+        "dup_neighbours": close,
+    }
 
 
 def latencies(run: Callable[[int], list[int]], count: int) -> tuple[list[float], list[list[int]]]:
@@ -191,35 +216,39 @@ def bench_exact(
         "build_s": 0.0,
         **summary(times),
         "batch_ms_per_query": round(batch_s * 1000 / len(queries), 3),
-        "recall": round(recall([[n.image_id for n in r] for r in batch], truth), 4),
+        **recalls([[n.image_id for n in r] for r in batch], truth),
         "memory_mb": round(x.nbytes / 2**20),
     }
 
 
 def bench_usearch(
-    x: Matrix, queries: Matrix, truth: NDArray[np.int64], k: int, dtype: str
+    x: Matrix, queries: Matrix, truth: Truth, k: int, dtype: str, sweep: bool
 ) -> JsonDict:
     index = new_hnsw(D, dtype)
     started = time.perf_counter()
     hnsw_add(index, np.arange(1, len(x) + 1, dtype=np.int64), x)
     build_s = time.perf_counter() - started
+    log(f"usearch {dtype}: built in {build_s:.1f} s")
 
-    def one(i: int) -> list[int]:
-        return [n.image_id for n in hnsw_search(index, queries[i : i + 1], k, -1.0)[0]]
+    def measure(ef: int | None) -> JsonDict:
+        def one(i: int) -> list[int]:
+            found = hnsw_search(index, queries[i : i + 1], k, -1.0, ef)
+            return [n.image_id for n in found[0]]
 
-    one(0)
-    times, found = latencies(one, len(queries))
-    started = time.perf_counter()
-    hnsw_search(index, queries, k, -1.0)
-    batch_s = time.perf_counter() - started
+        one(0)
+        times, found = latencies(one, len(queries))
+        return {**summary(times), **recalls(found, truth)}
+
     result = {
         "method": f"usearch HNSW {dtype}",
         "build_s": round(build_s, 1),
-        **summary(times),
-        "batch_ms_per_query": round(batch_s * 1000 / len(queries), 3),
-        "recall": round(recall(found, truth), 4),
+        **measure(None),
         "memory_mb": round(index.memory_usage / 2**20),
     }
+    result["ef"] = index.expansion_search
+    started = time.perf_counter()
+    hnsw_search(index, queries, k, -1.0)
+    result["batch_ms_per_query"] = round((time.perf_counter() - started) * 1000 / len(queries), 3)
     # Similarity error of the stored type: the reported similarity against the exact one.
     first = hnsw_search(index, queries[:50], k, -1.0)
     errors = [
@@ -228,6 +257,8 @@ def bench_usearch(
         for n in row
     ]
     result["max_similarity_error"] = float(f"{max(errors):.2g}")
+    if sweep:
+        result["sweep"] = [{"ef": ef, **measure(ef)} for ef in USEARCH_EF]
     return result
 
 
@@ -279,7 +310,7 @@ COPY_COLUMNS = "image_id, owner_id, model_name, dimension, vector, embedding, cr
 
 
 def bench_pgvector(
-    x: Matrix, queries: Matrix, truth: NDArray[np.int64], k: int, build_minutes: float
+    x: Matrix, queries: Matrix, truth: Truth, k: int, build_minutes: float
 ) -> JsonDict:
     from tests.helpers.pgvector import embedded_pgvector
 
@@ -365,33 +396,37 @@ def _pg_build(conn: psycopg.Connection, minutes: float) -> tuple[float, int] | s
     return seconds, int(size)
 
 
-def _pg_queries(
-    url: str, queries: Matrix, truth: NDArray[np.int64], k: int, result: JsonDict
-) -> None:
+def _pg_queries(url: str, queries: Matrix, truth: Truth, k: int, result: JsonDict) -> None:
     engine = make_engine(url)
-    index = PgvectorIndex()
     try:
         with Session(engine) as session:
             params = {"queries": [vector_literal(queries[0])], "owner": 1, "model": MODEL, "k": k}
             plan = session.execute(sa.text(f"EXPLAIN {search_statement(D).text}"), params)
-            plan = plan.scalars()
-            result["uses_hnsw_index"] = any(index_name(D) in line for line in plan)
+            result["uses_hnsw_index"] = any(index_name(D) in line for line in plan.scalars())
 
-            def one(i: int) -> list[int]:
-                found = index.search(session, 1, MODEL, queries[i : i + 1], k, -1.0)
-                return [n.image_id for n in found[0]]
+            def measure(index: PgvectorIndex) -> JsonDict:
+                def one(i: int) -> list[int]:
+                    found = index.search(session, 1, MODEL, queries[i : i + 1], k, -1.0)
+                    return [n.image_id for n in found[0]]
 
+                times, found = latencies(one, len(queries))
+                return {**summary(times), **recalls(found, truth)}
+
+            service = PgvectorIndex()
             for i in range(min(100, len(queries))):  # warm-up: the index into the page cache
-                one(i)
-            times, found = latencies(one, len(queries))
+                service.search(session, 1, MODEL, queries[i : i + 1], k, -1.0)
+            result["ef"] = max(service.min_ef_search, 2 * k)
+            result.update(measure(service))
             started = time.perf_counter()
-            index.search(session, 1, MODEL, queries, k, -1.0)
-            batch_s = time.perf_counter() - started
+            service.search(session, 1, MODEL, queries, k, -1.0)
+            result["batch_ms_per_query"] = round(
+                (time.perf_counter() - started) * 1000 / len(queries), 3
+            )
+            result["sweep"] = [
+                {"ef": ef, **measure(PgvectorIndex(min_ef_search=ef))} for ef in PGVECTOR_EF
+            ]
     finally:
         engine.dispose()
-    result.update(summary(times))
-    result["batch_ms_per_query"] = round(batch_s * 1000 / len(queries), 3)
-    result["recall"] = round(recall(found, truth), 4)
 
 
 # --------------------------------------------------------------------------- crossover
@@ -424,11 +459,15 @@ def crossover(x: Matrix, queries: Matrix, sizes: Sequence[int], k: int) -> list[
 
         hnsw_one(0)
         hnsw_times, _ = latencies(hnsw_one, count)
+        started = time.perf_counter()
+        hnsw_search(index, batch, k, -1.0)
+        hnsw64 = (time.perf_counter() - started) * 1000 / len(batch)
         row = {
             "n": n,
             "exact_p50_ms": summary(exact_times)["p50_ms"],
             "exact_batch64_ms_per_query": round(batch64, 3),
             "hnsw_p50_ms": summary(hnsw_times)["p50_ms"],
+            "hnsw_batch64_ms_per_query": round(hnsw64, 3),
             "hnsw_build_s": round(build_s, 2),
         }
         log(f"crossover: {row}")
@@ -436,15 +475,32 @@ def crossover(x: Matrix, queries: Matrix, sizes: Sequence[int], k: int) -> list[
     return rows
 
 
-def pick_exact_limit(rows: list[JsonDict]) -> int:
-    """The largest size at which exact search still answers one query no slower than HNSW."""
+def _last_exact_win(rows: list[JsonDict], exact: str, hnsw: str) -> int:
+    """The largest size up to which exact search is no slower than HNSW."""
     limit = 0
     for row in rows:
-        if row["exact_p50_ms"] <= row["hnsw_p50_ms"]:
-            limit = row["n"]
-        else:
+        if row[exact] > row[hnsw]:
             break
+        limit = row["n"]
     return limit
+
+
+def conclusion(res: JsonDict) -> str:
+    rows = res["crossover"]
+    single = _last_exact_win(rows, "exact_p50_ms", "hnsw_p50_ms")
+    batch = _last_exact_win(rows, "exact_batch64_ms_per_query", "hnsw_batch64_ms_per_query")
+    first_win = next((r for r in rows if r["n"] > single), None)
+    text = f"For one query, exact search is no slower than HNSW up to {single} vectors"
+    if first_win is not None:
+        text += (
+            f"; HNSW wins from {first_win['n']} ({first_win['hnsw_p50_ms']:.3f} ms against "
+            f"{first_win['exact_p50_ms']:.3f} ms)"
+        )
+    return (
+        f"{text}. For a batch of 64 queries (how the grouping searches) exact search keeps up "
+        f"to {batch} vectors. The in-process index switches to HNSW past "
+        f"exact_limit = {DEFAULT_EXACT_LIMIT} (in_process.DEFAULT_EXACT_LIMIT)."
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -474,20 +530,23 @@ def _fmt(value: Any, spec: str = ".2f") -> str:
 
 
 def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
+    k = res["k"]
     header = [
         "vectors",
         "method",
         "build/load s",
+        "ef",
         "p50 ms",
         "p95 ms",
         "batch ms/query",
-        f"recall@{res['k']}",
+        f"recall@{k}",
+        f"recall, sim >= {DUP_SIMILARITY}",
         "memory MB",
     ]
-    rows = []
+    rows, sweep = [], []
     for r in res["results"]:
         if "not_measured" in r:
-            rows.append([f"{r['n']}", r["method"], r["not_measured"], *["-"] * 5])
+            rows.append([f"{r['n']}", r["method"], r["not_measured"], *["-"] * 7])
             continue
         build = _fmt(r.get("build_s"), ".1f")
         if "load_s" in r:
@@ -497,32 +556,53 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
                 f"{r['n']}",
                 r["method"],
                 build,
+                _fmt(r.get("ef"), "d"),
                 _fmt(r.get("p50_ms"), ".3f"),
                 _fmt(r.get("p95_ms"), ".3f"),
                 _fmt(r.get("batch_ms_per_query"), ".3f"),
                 _fmt(r.get("recall"), ".4f"),
+                _fmt(r.get("dup_recall"), ".4f"),
                 _fmt(r.get("memory_mb"), "d"),
             ]
         )
+        for point in [r, *r.get("sweep", [])] if "sweep" in r else []:
+            sweep.append(
+                [
+                    f"{r['n']}",
+                    r["method"],
+                    f"{point['ef']}" + (" (service)" if point is r else ""),
+                    f"{point['p50_ms']:.3f}",
+                    f"{point['p95_ms']:.3f}",
+                    f"{point['recall']:.4f}",
+                    _fmt(point.get("dup_recall"), ".4f"),
+                ]
+            )
     cross = [
         [
             f"{c['n']}",
             f"{c['exact_p50_ms']:.3f}",
             f"{c['exact_batch64_ms_per_query']:.3f}",
             f"{c['hnsw_p50_ms']:.3f}",
+            _fmt(c.get("hnsw_batch64_ms_per_query"), ".3f"),
             f"{c['hnsw_build_s']:.2f}",
         ]
         for c in res["crossover"]
     ]
     return [
-        (f"One person's vectors, d = {D}, k = {res['k']}, {res['queries']} queries", header, rows),
+        (f"One person's vectors, d = {D}, k = {k}, {res['queries']} queries", header, rows),
         (
-            f"Exact or HNSW for one query (in-process, usearch {HNSW_DTYPE})",
+            "Search breadth (ef / hnsw.ef_search) against recall, one query at a time",
+            ["vectors", "method", "ef", "p50 ms", "p95 ms", f"recall@{k}", "recall, sim >= 0.9"],
+            sweep,
+        ),
+        (
+            f"Exact or HNSW, one query or 64 at once (in-process, usearch {HNSW_DTYPE})",
             [
                 "vectors",
                 "exact p50 ms",
                 "exact batch-of-64 ms/query",
                 "HNSW p50 ms",
+                "HNSW batch-of-64 ms/query",
                 "HNSW build s",
             ],
             cross,
@@ -550,7 +630,9 @@ def markdown(res: JsonDict) -> str:
         f"- Command: `{res['command']}`",
         f"- Data: one owner, d = {D}, {PER_CENTRE} vectors per random centre plus noise and a "
         f"shared direction, {DUPLICATES:.0%} near-duplicates; {res['queries']} queries drawn "
-        "from the data and perturbed; recall against the exact top-k",
+        "from the data and perturbed; recall against the exact top-k, and of those true "
+        f"top-k neighbours with similarity >= {DUP_SIMILARITY} (what a thresholded duplicate "
+        "search needs; the rest of the top 10 are cluster members at ~0.5, nearly tied)",
         f"- usearch: M = {HNSW_CONNECTIVITY}, efConstruction = {HNSW_EXPANSION_ADD}, "
         f"ef = {HNSW_EXPANSION_SEARCH}, built on one thread (see `hnsw_add`), batches on all "
         "cores; latency = one `hnsw_search` call per query (the service's code)",
@@ -589,9 +671,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--pg-build-minutes", type=float, default=15.0)
     ap.add_argument("--dtypes", default="f32,f16,bf16", help="usearch types at the first size")
     ap.add_argument("--exact-timed", type=int, default=200, help="exact latency queries > 100k")
-    ap.add_argument("--crossover", default="1000,2000,5000,10000,20000,50000")
+    ap.add_argument("--crossover", default="1000,2000,5000,7500,10000,20000,50000")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/ alone")
+    ap.add_argument(
+        "--render", action="store_true", help="no measuring: report results.json's figures again"
+    )
     args = ap.parse_args(argv)
+    if args.render:
+        report(json.loads((BENCH_DIR / "results.json").read_text())[RESULTS_KEY], args.no_write)
+        return 0
     sizes = _ints(args.sizes)
     pg_sizes = set(_ints(args.pg_sizes) if args.pg_sizes is not None else sizes)
     given = list(sys.argv[1:] if argv is None else argv)
@@ -611,14 +699,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"{n} vectors: data")
         x = make_data(n, SEED)
         queries = make_queries(x, args.queries, SEED)
-        truth = truth_top_k(x, queries, args.k)
+        truth = Truth(x, queries, args.k)
         timed = args.queries if n <= 100_000 else min(args.queries, args.exact_timed)
         log(f"{n} vectors: exact ({timed} timed queries)")
         res["results"].append({"n": n, **bench_exact(x, queries, truth, args.k, timed)})
         dtypes = args.dtypes.split(",") if position == 0 else [HNSW_DTYPE]
         for dtype in dtypes:
             log(f"{n} vectors: usearch {dtype}")
-            res["results"].append({"n": n, **bench_usearch(x, queries, truth, args.k, dtype)})
+            sweep = dtype == HNSW_DTYPE
+            res["results"].append(
+                {"n": n, **bench_usearch(x, queries, truth, args.k, dtype, sweep)}
+            )
         if n in pg_sizes:
             log(f"{n} vectors: pgvector")
             pg = bench_pgvector(x, queries, truth, args.k, args.pg_build_minutes)
@@ -634,23 +725,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     cross_sizes = [c for c in _ints(args.crossover) if c <= len(first_x)]
     log("crossover")
     res["crossover"] = crossover(first_x, first_q, cross_sizes, args.k)
-    limit = pick_exact_limit(res["crossover"])
-    res["measured_exact_limit"] = limit
-    res["conclusion"] = (
-        f"Exact search answers one query no slower than HNSW up to {limit} vectors here "
-        "(the largest crossover size where it did); the in-process index's exact_limit "
-        "default comes from this table (see backend/services/similarity/in_process.py)."
-    )
     res["total_s"] = round(time.perf_counter() - started, 1)
+    report(res, args.no_write)
+    return 0
 
+
+def report(res: JsonDict, no_write: bool) -> None:
+    res["exact_limit"] = DEFAULT_EXACT_LIMIT
+    res["conclusion"] = conclusion(res)
     for title, header, rows in tables(res):
         print(f"\n{title}\n{text_table(header, rows)}")
     print(f"\n{res['conclusion']}")
-    if not args.no_write:
+    if not no_write:
         update_results_md(BENCH_DIR / "RESULTS.md", MARK_START, MARK_END, markdown(res))
         update_results_json(BENCH_DIR / "results.json", RESULTS_KEY, res)
         print(f"\nwrote {BENCH_DIR / 'RESULTS.md'} and {BENCH_DIR / 'results.json'}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from backend.services.similarity.vector_index import Neighbour, as_queries
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXACT_LIMIT = 20_000
+DEFAULT_EXACT_LIMIT = 10_000  # HNSW answers one query faster from here: bench/RESULTS.md
 # usearch storage: half precision halves the memory of float32 and searches faster; the
 # similarities it reports stay within ~3e-5 of the exact ones (bfloat16: ~3e-4). Measured in
 # bench/RESULTS.md, vector-search.
@@ -121,12 +121,16 @@ def hnsw_add(index: Any, image_ids: NDArray[np.int64], vectors: NDArray[np.float
 
 
 def hnsw_search(
-    index: Any, queries: NDArray[np.float32], k: int, min_similarity: float
+    index: Any,
+    queries: NDArray[np.float32],
+    k: int,
+    min_similarity: float,
+    ef: int | None = None,
 ) -> list[list[Neighbour]]:
     """Approximate: up to k per query from the HNSW graph, then the threshold."""
     if k <= 0 or len(index) == 0:
         return [[] for _ in range(len(queries))]
-    index.expansion_search = max(HNSW_EXPANSION_SEARCH, 2 * k)
+    index.expansion_search = ef or max(HNSW_EXPANSION_SEARCH, 2 * k)
     found = index.search(queries, k)
     keys = np.atleast_2d(found.keys)
     distances = np.atleast_2d(found.distances)
