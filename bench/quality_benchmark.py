@@ -69,8 +69,8 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
 sys.path.insert(0, str(REPO))  # the project's pure functions, run from anywhere
 
-from backend.config.settings import Settings  # noqa: E402
-from backend.core.evidence import Evidence, Thresholds, classify  # noqa: E402
+from backend.config.settings import SIMILAR_COPY_DEFAULTS, Settings  # noqa: E402
+from backend.core.evidence import Evidence, Thresholds, classify, count_people  # noqa: E402
 from backend.core.grouping import Edge, Tier, tiered_groups  # noqa: E402
 from backend.core.perceptual import to_unsigned, unpack_codes  # noqa: E402
 
@@ -97,10 +97,14 @@ def _field_default(name: str) -> Any:
     return Settings.model_fields[name].default
 
 
+def similar_default(copy_model: str) -> float:
+    """The service's SSCD similar threshold for a copy model (per model when unset)."""
+    return SIMILAR_COPY_DEFAULTS.get(copy_model, 0.5)
+
+
 DEFAULTS = {
     "near_distance": int(_field_default("near_distance")),
     "near_copy": float(_field_default("near_copy_similarity")),
-    "similar_copy": float(_field_default("similar_copy_similarity")),
     "neighbours": int(_field_default("neighbours")),
 }
 
@@ -123,7 +127,7 @@ class ScanConfig:
                 "DUPFINDER_CLIP_MODEL": "none",
                 "DUPFINDER_NEAR_DISTANCE": str(DEFAULTS["near_distance"]),
                 "DUPFINDER_NEAR_COPY_SIMILARITY": str(DEFAULTS["near_copy"]),
-                "DUPFINDER_SIMILAR_COPY_SIMILARITY": str(DEFAULTS["similar_copy"]),
+                "DUPFINDER_SIMILAR_COPY_SIMILARITY": str(similar_default(self.copy_model)),
                 "DUPFINDER_SIMILAR_OBJECT_CHECK": "true" if self.object_check else "false",
                 "DUPFINDER_NEIGHBOURS": str(DEFAULTS["neighbours"]),
             }
@@ -432,13 +436,17 @@ def read_scan(db: Path, detector: bool) -> ScanData:
 
         people = None
         if detector:
-            people = [0] * n
-            for image_id, count in con.execute(
-                "SELECT image_id, COUNT(*) FROM image_object WHERE label = 'person' "
-                "GROUP BY image_id"
+            # Prominent people only, as the service counts them (core.evidence.count_people).
+            boxes: dict[int, list[tuple[float, float, float, float, float]]] = {}
+            for image_id, conf, x0, y0, x1, y1 in con.execute(
+                "SELECT image_id, confidence, x0, y0, x1, y1 FROM image_object "
+                "WHERE label = 'person'"
             ):
+                boxes.setdefault(image_id, []).append((conf, x0, y0, x1, y1))
+            people = [0] * n
+            for image_id, found in boxes.items():
                 if image_id in index:
-                    people[index[image_id]] = int(count)
+                    people[index[image_id]] = count_people(found)
 
         stored: dict[Pair, str] = {}
         identical: set[Pair] = set()
@@ -632,12 +640,17 @@ def _point(score: JsonDict, tier: str) -> JsonDict:
 
 
 def calibrate(
-    label: str, data: ScanData, scorer: Scorer, scan_score: JsonDict, scan_report: JsonDict
+    label: str,
+    data: ScanData,
+    scorer: Scorer,
+    scan_score: JsonDict,
+    scan_report: JsonDict,
+    similar_copy_default: float,
 ) -> JsonDict:
     rebuild = Rebuild(data, min(SIMILAR_SWEEP[0], NEAR_SWEEP[0]), DEFAULTS["neighbours"])
 
     # Mirror check: the scan's own thresholds, rebuilt, against what the scan stored.
-    own = rebuild.thresholds(DEFAULTS["near_copy"], DEFAULTS["similar_copy"], True)
+    own = rebuild.thresholds(DEFAULTS["near_copy"], similar_copy_default, True)
     tiers, _ = rebuild.tiers(own)
     mine = {p: t.value for p, t in tiers.items()}
     pred = rebuild.predicted(tiers)
@@ -662,7 +675,7 @@ def calibrate(
     near_rows = []
     for near_copy in [None, *NEAR_SWEEP]:
         t = rebuild.thresholds(
-            NO_COPY if near_copy is None else near_copy, DEFAULTS["similar_copy"], True
+            NO_COPY if near_copy is None else near_copy, similar_copy_default, True
         )
         tiers, _ = rebuild.tiers(t)
         s = scorer(rebuild.predicted(tiers))
@@ -821,7 +834,14 @@ def calibration(
         started = time.perf_counter()
         data = read_scan(db, detector=config.object_model != "none")
         row = next(r for r in scan_rows if r["key"] == config.key)
-        result = calibrate(config.label, data, scorer, row["score"], reports[config.key])
+        result = calibrate(
+            config.label,
+            data,
+            scorer,
+            row["score"],
+            reports[config.key],
+            similar_default(config.copy_model),
+        )
         result["seconds"] = round(time.perf_counter() - started, 2)
         out[config.copy_model] = result
         log(f"calibration {config.copy_model}: {result['seconds']:.1f} s")
@@ -1041,7 +1061,8 @@ def conclusions(res: JsonDict) -> list[str]:
         lines.append(
             f"{model}: similar tier (SSCD fallback, no CLIP): the lowest similar_copy with "
             f"similar precision >= {MIN_PRECISION} is **{_f(rec['similar_copy'], 2)}** "
-            f"(default {DEFAULTS['similar_copy']:.2f}); at no swept value does SSCD find a "
+            f"(default {similar_default(str(model).split('@')[0]):.2f}); "
+            "at no swept value does SSCD find a "
             f"burst pair ({found} of {dist['burst']['pairs']}; they score <= "
             f"{dist['burst']['max']:.3f}), so recall stays what the near tier gives and a "
             f"lower threshold only adds false pairs; the people check vetoes edges at "
@@ -1090,7 +1111,8 @@ def markdown(res: JsonDict) -> str:
         "- Scans: `dupfinder --data-dir TMP scan --json -q IMAGES` with "
         "`DUPFINDER_CLIP_MODEL=none` and the thresholds pinned to the defaults "
         f"(near_distance {DEFAULTS['near_distance']}, near_copy {DEFAULTS['near_copy']}, "
-        f"similar_copy {DEFAULTS['similar_copy']}, neighbours {DEFAULTS['neighbours']}); "
+        "similar_copy per model (sscd 0.50, sscd_distilled 0.60), "
+        f"neighbours {DEFAULTS['neighbours']}); "
         + "; ".join(f"{r['label']}: `{r['env']}`" for r in res["scans"]),
         "- immaculate: `.venv/bin/python -m immaculate IMAGES --json --method M`; its exact "
         "groups are scored as exact, its near groups as near (it has no similar tier)",

@@ -103,8 +103,10 @@ class Settings(BaseSettings):
     similar_object_check: bool = Field(default=True, alias="DUPFINDER_SIMILAR_OBJECT_CHECK")
     # Each new image looks at this many nearest neighbours per model (as Immich does).
     neighbours: int = Field(default=32, ge=1, le=1000, alias="DUPFINDER_NEIGHBOURS")
-    # In-process vector search: exact NumPy up to this many vectors per person, ANN beyond.
-    vector_exact_limit: int = Field(default=20_000, ge=0, alias="DUPFINDER_VECTOR_EXACT_LIMIT")
+    # In-process vector search: exact NumPy up to this many vectors per person, HNSW beyond.
+    # Grouping searches a batch of new photos at once, where exact search is cheap (3.9 ms a
+    # query at 100k vectors) and needs no index build at each start (usearch: ~100 s at 100k).
+    vector_exact_limit: int = Field(default=200_000, ge=0, alias="DUPFINDER_VECTOR_EXACT_LIMIT")
 
     @property
     def similar_copy_threshold(self) -> float:

@@ -1,6 +1,7 @@
 """The vector indexes on real databases built by the real migrations: a SQLite file, PostgreSQL
-18 with pgvector (embedded, one server per session) and the local Debian PostgreSQL 15 without
-pgvector; each behind whatever ``make_vector_index`` picks for it."""
+18 with pgvector (embedded, one server per session: ``pgvector_url`` from tests/conftest.py)
+and the local Debian PostgreSQL 15 without pgvector; each behind whatever
+``make_vector_index`` picks for it."""
 
 from __future__ import annotations
 
@@ -19,25 +20,10 @@ from backend.db.engine import make_engine, writer
 from backend.db.migrate import upgrade
 from backend.models import Image, ImageEmbedding, IngestionMode, User
 from backend.services.similarity import VectorIndex, make_vector_index
-from tests.helpers.pgvector import EmbeddedServer, embedded_pgvector
 from tests.helpers.postgres import temporary_database
 
 MODEL = "sscd-test"
 DIM = 16
-
-
-@pytest.fixture(scope="session")
-def pgvector_server() -> Iterator[EmbeddedServer]:
-    """A throwaway PostgreSQL 18 + pgvector server, started once per session (or a skip); the
-    same as tests/backend/db's, which this folder cannot see."""
-    with embedded_pgvector() as server:
-        yield server
-
-
-@pytest.fixture
-def pgvector_url(pgvector_server: EmbeddedServer) -> Iterator[str]:
-    with pgvector_server.temporary_database() as url:
-        yield url
 
 
 @pytest.fixture
