@@ -156,6 +156,21 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _backfill(settings: Settings) -> int:
+    from backend.runtime import build_runtime
+    from backend.services.features.analyse_models import backfill
+
+    runtime = build_runtime(settings)  # Celery when a broker is configured, else in-process
+    try:
+        sent = backfill(runtime.ctx)
+        print(f"sent {sent} image(s) back to the models", file=sys.stderr)
+        if runtime.worker is not None:
+            runtime.worker.wait_idle()
+    finally:
+        runtime.close()
+    return 0
+
+
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from backend.ml.fetch import run_fetch_command
     from backend.ml.registry import models_from_settings
@@ -163,6 +178,8 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "fetch-clip":
         name = args.name or settings.clip_model
         return run_fetch_command(name, settings.model_dir, args.base_url)
+    if args.action == "backfill":
+        return _backfill(settings)
     # status: which model serves what, loading each so a broken install shows here.
     models = models_from_settings(settings)
     failed = 0
@@ -217,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     models = sub.add_parser("models", help="show the models in use, or fetch a CLIP export")
     models_sub = models.add_subparsers(dest="action", required=True)
     models_sub.add_parser("status", help="load each configured model and say what serves what")
+    models_sub.add_parser(
+        "backfill",
+        help="send the images that lack a result of the current models back to them "
+        "(after a model change; `serve` does it at start-up)",
+    )
     fetch = models_sub.add_parser(
         "fetch-clip",
         help="download an Immich CLIP export into the models folder (needs internet access)",

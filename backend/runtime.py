@@ -81,7 +81,9 @@ def build_runtime(
     engine = make_engine(settings.database_url)
     store = make_blob_store(settings.storage_location)
     models = models_from_settings(settings)
-    vectors = DeferredVectorIndex(lambda: make_vector_index(engine, settings.vector_exact_limit))
+    vectors = DeferredVectorIndex(
+        lambda: make_vector_index(engine, settings.vector_exact_limit, settings.pgvector_ef_search)
+    )
     if embedded is False or (embedded is None and settings.distributed):
         from backend.services.worker.celery_app import CeleryJobQueue, make_celery
 

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     similar_clip_similarity: float = Field(
         default=0.90, ge=-1, le=1, alias="DUPFINDER_SIMILAR_CLIP_SIMILARITY"  # cosine
     )
-    # Empty: per model, set about 0.075 above the highest unrelated pair of the benchmark
+    # Empty: per model, set about 0.1 above the highest unrelated pair of the benchmark
     # (sscd 0.50, sscd_distilled 0.60; see docs/models.md).
     similar_copy_similarity: float | None = Field(
         default=None, ge=0, le=1, alias="DUPFINDER_SIMILAR_COPY_SIMILARITY"
@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # Grouping searches a batch of new photos at once, where exact search is cheap (3.9 ms a
     # query at 100k vectors) and needs no index build at each start (usearch: ~100 s at 100k).
     vector_exact_limit: int = Field(default=200_000, ge=0, alias="DUPFINDER_VECTOR_EXACT_LIMIT")
+    # pgvector: HNSW candidates per search (at least 2 k); raise it for recall on very large
+    # libraries (recall@10 0.64 at 40 on 1M synthetic vectors: bench/RESULTS.md).
+    pgvector_ef_search: int = Field(default=40, ge=1, le=1000, alias="DUPFINDER_PGVECTOR_EF_SEARCH")
 
     @property
     def similar_copy_threshold(self) -> float:

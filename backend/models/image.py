@@ -60,6 +60,9 @@ class Image(SQLModel, table=True):
     camera_make: str | None = Field(default=None, max_length=120)
     camera_model: str | None = Field(default=None, max_length=120)
     exif_fields: int = 0
+    # The detector that looked at the image (even when it found nothing): "0 people" is known
+    # only then, and a detector change re-detects every image.
+    objects_model: str | None = Field(default=None, max_length=120)
     state: ImageState = Field(default=ImageState.PENDING, sa_type=str_enum(ImageState))
     error: str | None = Field(default=None, max_length=500)
     trashed_at: datetime | None = Field(default=None, sa_type=timestamp())

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from backend.core.decode import decode_reduced
 from backend.db.engine import writer
-from backend.ml.base import Model, RGBImage
+from backend.ml.base import Model, ModelUnavailable, RGBImage
 from backend.ml.images import rgb_array
 from backend.ml.yolo import Detection
 from backend.models import Image, ImageEmbedding, ImageObject, ImageState
@@ -30,6 +30,7 @@ from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
 TASK_NAME = "models.analyse"
+BACKFILL_TASK = "models.backfill"
 BATCH = 64  # images per task run: several model batches, one transaction
 DECODE_SIDE = 512  # every model looks at 416 px or less
 
@@ -68,11 +69,13 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
         if model is not None and arrays:
             vectors = _run(model, arrays)
             if vectors is not None:
-                results.vectors[model.identity] = dict(zip(ids, vectors, strict=True))
+                results.vectors[model.identity] = {
+                    i: v for i, v in zip(ids, vectors, strict=True) if v is not None
+                }
     if models.detector is not None and arrays:
         found = _run(models.detector, arrays)
         if found is not None:
-            results.objects = dict(zip(ids, found, strict=True))
+            results.objects = {i: f for i, f in zip(ids, found, strict=True) if f is not None}
             results.detector = models.detector.identity
 
     _store(ctx, owner_id, [i for i, _ in todo if i is not None], results)
@@ -81,12 +84,23 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
         ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)
 
 
-def _run[T](model: Model[T], arrays: list[RGBImage]) -> list[T] | None:
+def _run[T](model: Model[T], arrays: list[RGBImage]) -> list[T | None] | None:
+    """One result per image; when the batch fails, image by image, so one bad picture (or a
+    passing fault) costs only its own result. None when the model cannot run at all."""
     try:
-        return model.predict(arrays)
-    except Exception:  # a broken model must not hold the photos back; hashes still group
+        return list(model.predict(arrays))
+    except Exception:
         log.exception("model %s failed on a batch of %d images", model.identity, len(arrays))
-        return None
+    out: list[T | None] = []
+    for array in arrays:
+        try:
+            out.append(model.predict([array])[0])
+        except ModelUnavailable:
+            return None  # not loadable: the backfill tries again after a restart
+        except Exception:  # this picture only
+            log.exception("model %s failed on one image", model.identity)
+            out.append(None)
+    return out
 
 
 def _store(ctx: AppContext, owner_id: int, ids: list[int], results: _Results) -> None:
@@ -139,6 +153,11 @@ def _store(ctx: AppContext, owner_id: int, ids: list[int], results: _Results) ->
                 for image_id in detected
                 for d in results.objects[image_id]
             )
+            session.execute(
+                sa.update(Image)
+                .where(col(Image.id).in_(detected))
+                .values(objects_model=results.detector)
+            )
         session.flush()
         ctx.vectors.store(session, added)
         if waiting:
@@ -162,6 +181,13 @@ def give_up_on_models(ctx: AppContext, error: BaseException, owner_id: int) -> N
     ctx.jobs.enqueue(GROUP, owner_id=owner_id)
 
 
+def run_backfill(ctx: AppContext) -> None:
+    """Task: the backfill, on the model queue (it loads the models), sent at start-up."""
+    sent = backfill(ctx)
+    if sent:
+        log.info("sent %d image(s) back to the models (a model was added or changed)", sent)
+
+
 def backfill(ctx: AppContext, limit: int = 10_000) -> int:
     """Send back to the models the grouped images that lack a result of a current model (a
     model was added or changed, or failed earlier). Returns how many images were sent."""
@@ -177,12 +203,11 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
         have = sa.select(col(ImageEmbedding.image_id)).where(col(ImageEmbedding.model_name) == name)
         missing = sa.or_(missing, col(Image.id).not_in(have))
     if detector is not None:
-        # An image with no objects has no rows either; its detector identity is then unknown,
-        # so only images whose rows name another detector are re-run.
-        other = sa.select(col(ImageObject.image_id)).where(
-            col(ImageObject.model_name) != detector.identity
+        missing = sa.or_(
+            missing,
+            col(Image.objects_model).is_(None),
+            col(Image.objects_model) != detector.identity,
         )
-        missing = sa.or_(missing, col(Image.id).in_(other))
     with Session(writer(ctx.engine)) as session:
         rows = session.execute(
             sa.select(col(Image.id), col(Image.owner_id))

@@ -285,12 +285,15 @@ def _people(
     if detector is None or not found:
         return {}
     ids = sorted({i for p in found for i in p})
-    # Analysed by the models: the copy or CLIP vector is there (the detector runs alongside).
+    # Only images the current detector looked at: for the others the count is unknown.
     seen = {
-        image_id
-        for (image_id,) in session.execute(
-            sa.select(col(ImageEmbedding.image_id)).where(col(ImageEmbedding.image_id).in_(ids))
+        i
+        for i in session.exec(
+            select(Image.id).where(
+                col(Image.id).in_(ids), col(Image.objects_model) == detector.identity
+            )
         )
+        if i is not None
     }
     boxes: dict[int, list[tuple[float, float, float, float, float]]] = {i: [] for i in seen}
     for image_id, conf, x0, y0, x1, y1 in session.execute(

@@ -8,20 +8,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from backend.services.similarity.in_process import DEFAULT_EXACT_LIMIT, InProcessVectorIndex
-from backend.services.similarity.pgvector import COLUMN, PgvectorIndex
+from backend.services.similarity.pgvector import COLUMN, MIN_EF_SEARCH, PgvectorIndex
 from backend.services.similarity.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
 
 
-def make_vector_index(engine: Engine, exact_limit: int = DEFAULT_EXACT_LIMIT) -> VectorIndex:
+def make_vector_index(
+    engine: Engine, exact_limit: int = DEFAULT_EXACT_LIMIT, ef_search: int = MIN_EF_SEARCH
+) -> VectorIndex:
     """PostgreSQL whose image_embedding has the pgvector column (revision 0004 ran with the
     extension installed): the pgvector index. Anything else (SQLite, a PostgreSQL without
     pgvector): the in-process index. Decided once, from the migrated database."""
     index: VectorIndex
     version = _pgvector_column(engine) if engine.dialect.name == "postgresql" else None
     if version is not None:
-        index = PgvectorIndex(iterative_scan=_at_least(version, (0, 8)))
+        index = PgvectorIndex(iterative_scan=_at_least(version, (0, 8)), min_ef_search=ef_search)
     else:
         index = InProcessVectorIndex(exact_limit)
     log.info("vector index: %s", index.name)

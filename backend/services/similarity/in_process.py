@@ -38,7 +38,10 @@ from backend.services.similarity.vector_index import Neighbour, as_queries
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXACT_LIMIT = 10_000  # HNSW answers one query faster from here: bench/RESULTS.md
+# One query alone is answered faster by HNSW from ~5-10k vectors (bench/RESULTS.md), but the
+# service searches batches and would rebuild the index at each start: its setting
+# (DUPFINDER_VECTOR_EXACT_LIMIT) defaults much higher. This is the bare class's default.
+DEFAULT_EXACT_LIMIT = 10_000
 # usearch storage: half precision halves the memory of float32 and searches faster; the
 # similarities it reports stay within ~3e-5 of the exact ones (bfloat16: ~3e-4). Measured in
 # bench/RESULTS.md, vector-search.

@@ -135,7 +135,11 @@ class _ContextHolder:
                 jobs = CeleryJobQueue(self.app, self.settings.grouping_gather_seconds)
                 models = models_from_settings(self.settings)
                 vectors = DeferredVectorIndex(
-                    lambda: make_vector_index(engine, self.settings.vector_exact_limit)
+                    lambda: make_vector_index(
+                        engine,
+                        self.settings.vector_exact_limit,
+                        self.settings.pgvector_ef_search,
+                    )
                 )
                 self._ctx = AppContext(self.settings, engine, store, jobs, models, vectors)
                 self._pid = os.getpid()

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, or_, select
 
 from backend.models import Image, ImageState, Job, utcnow
 from backend.services.context import AppContext
+from backend.services.features.analyse_models import BACKFILL_TASK as BACKFILL
 from backend.services.features.analyse_models import TASK_NAME as MODELS
-from backend.services.features.analyse_models import backfill
 from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.grouping.update import TASK_NAME as GROUP
 
@@ -45,6 +45,7 @@ def resume_unfinished(ctx: AppContext, stale_after: float | None = None) -> int:
     for owner_id in owners:
         ctx.jobs.enqueue(GROUP, owner_id=owner_id)
     if stale_after is None:
-        # At start-up: images grouped before a model was added or changed get its results.
-        backfill(ctx)
+        # At start-up: images grouped before a model was added or changed get its results
+        # (on the model queue: it loads the models, which must not delay the start).
+        ctx.jobs.enqueue(BACKFILL)
     return len(image_ids)

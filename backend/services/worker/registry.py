@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.services.context import AppContext
+from backend.services.features.analyse_models import BACKFILL_TASK as BACKFILL
 from backend.services.features.analyse_models import TASK_NAME as MODELS
-from backend.services.features.analyse_models import analyse_with_models, give_up_on_models
+from backend.services.features.analyse_models import (
+    analyse_with_models,
+    give_up_on_models,
+    run_backfill,
+)
 from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.features.extract import extract_image_features, give_up_on_image
 from backend.services.grouping.update import TASK_NAME as GROUP
@@ -55,6 +60,7 @@ TASKS = build_registry(
         TaskSpec(
             MODELS, analyse_with_models, queue="model", dedupe=True, on_give_up=give_up_on_models
         ),
+        TaskSpec(BACKFILL, run_backfill, queue="model", dedupe=True),
         TaskSpec(GROUP, update_owner_groups, queue="grouping", dedupe=True),
     ]
 )

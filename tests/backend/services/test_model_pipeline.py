@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from backend.models import ImageEmbedding, ImageObject, ImageState
+from backend.models import Image, ImageEmbedding, ImageObject, ImageState
 from backend.runtime import Runtime
 from backend.services.features.analyse_models import backfill
 from tests.helpers import photos
@@ -113,6 +113,9 @@ def test_model_identity_is_stored_and_a_model_change_re_embeds(tmp_path: Path) -
         assert all(r.dimension == 512 and len(r.vector) == 512 * 4 for r in rows)
         with Session(runtime.engine) as session:
             assert session.exec(select(ImageObject)).first() is not None
+            # Which detector looked at each image, objects found or not.
+            detectors = set(session.exec(select(Image.objects_model)).all())
+            assert detectors == {runtime.ctx.models.detector.identity}  # type: ignore[union-attr]
 
     # Another copy model: the stored vectors are not mixed with the new ones; every image
     # is embedded again, and the groups survive.
