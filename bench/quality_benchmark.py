@@ -64,6 +64,7 @@ from results_file import (  # bench/, beside this
     update_results_json,
     update_results_md,
 )
+from run_benchmark import score  # bench/, beside this: score.py run as a subprocess
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
@@ -173,24 +174,6 @@ def load_score_module(shared: Path) -> ModuleType:
     return module
 
 
-def score_subprocess(shared: Path, truth: Path, predicted: JsonDict) -> JsonDict:
-    """score.py itself, as run_benchmark.py runs it."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(predicted, fh)
-        pred_path = fh.name
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(shared / "score.py"), str(truth), pred_path, "--json"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    finally:
-        os.unlink(pred_path)
-    result: JsonDict = json.loads(proc.stdout)
-    return result
-
-
 class Scorer:
     """score.py's logic in this process: its ``pairs`` and the loop of its ``main``."""
 
@@ -285,7 +268,7 @@ def scans(
                 "load_1min_before": before,
                 "skipped": len(report.get("skipped") or []),
                 "groups": {t: len(report.get(t) or []) for t in TIERS},
-                "score": score_subprocess(shared, bench / "truth.json", report),
+                "score": score(shared, bench / "truth.json", report),
                 "missed": missed(scorer, report),
             }
         )
@@ -366,7 +349,7 @@ def immaculate(shared: Path, bench: Path, scorer: Scorer) -> list[JsonDict]:
                 "load_1min_before": before,
                 "skipped": len(data.get("skipped") or []),
                 "groups": {t: len(pred[t]) for t in ("exact", "near")},
-                "score": score_subprocess(shared, bench / "truth.json", pred),
+                "score": score(shared, bench / "truth.json", pred),
                 "missed": missed(scorer, pred),
             }
         )
