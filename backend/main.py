@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from backend import __version__
+from backend.api.docs import install_docs
 from backend.api.errors import AUTH_RESPONSES, install_error_handlers
 from backend.api.limits import BodySizeLimit
 from backend.api.routes import auth, duplicates, health, images, jobs
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Finds exact duplicates and near-duplicates in each person's photos.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from install_docs, without a CDN
+        redoc_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api/v1")
+    install_docs(app)
     if settings.frontend_dir is not None and settings.frontend_dir.is_dir():
         # Mounted last: every API route above wins over a static file of the same path.
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")

@@ -15,6 +15,11 @@ read -r -a compose <<<"${COMPOSE:-}"
 PING=(celery -A backend.services.worker.tasks inspect ping --timeout 10)
 rc=0
 
+api_url_hint() {
+    echo "  Is the API at another address? Set API_URL, e.g." \
+        "make health API_URL=http://127.0.0.1:8001 (or API_URL=... scripts/health.sh)" >&2
+}
+
 echo "API: $API_URL/health"
 if ! command -v curl >/dev/null; then
     echo "  curl is not installed" >&2
@@ -23,8 +28,11 @@ elif out="$(curl -sS --max-time 10 -w $'\n%{http_code}' "$API_URL/health" 2>&1)"
     code="${out##*$'\n'}"
     echo "  HTTP $code ${out%$'\n'*}"
     [[ "$code" == 200 ]] || rc=1
+    # 503: the API answered, its database did not; anything else may be another program.
+    [[ "$code" == 200 || "$code" == 503 ]] || api_url_hint
 else
     echo "  not answering: ${out%$'\n'*}" >&2
+    api_url_hint
     rc=1
 fi
 
