@@ -15,18 +15,34 @@ TAG_CONFIDENCE = 0.5
 
 
 def objects_of(session: Session, image_ids: Iterable[int]) -> dict[int, list[ImageObject]]:
+    """The objects of each of ``image_ids``, most confident first (an empty list for none)."""
     ids = sorted(set(image_ids))
     out: dict[int, list[ImageObject]] = {i: [] for i in ids}
-    if not ids:
-        return out
+    if ids:
+        _collect(session, col(ImageObject.image_id).in_(ids), out)
+    return out
+
+
+def objects_among(session: Session, image_ids: sa.Select[int]) -> dict[int, list[ImageObject]]:
+    """The objects of the images ``image_ids`` selects, most confident first, in one statement
+    however many images it selects; images without objects have no entry."""
+    out: dict[int, list[ImageObject]] = {}
+    _collect(session, col(ImageObject.image_id).in_(image_ids), out)
+    return out
+
+
+def _collect(
+    session: Session, where: sa.ColumnElement[bool], out: dict[int, list[ImageObject]]
+) -> None:
     rows = session.exec(
         select(ImageObject)
-        .where(col(ImageObject.image_id).in_(ids))
-        .order_by(col(ImageObject.image_id), col(ImageObject.confidence).desc())
+        .where(where)
+        .order_by(
+            col(ImageObject.image_id), col(ImageObject.confidence).desc(), col(ImageObject.id)
+        )
     )
     for row in rows:
-        out[row.image_id].append(row)
-    return out
+        out.setdefault(row.image_id, []).append(row)
 
 
 def tags(objects: Iterable[ImageObject]) -> list[str]:

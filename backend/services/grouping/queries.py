@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -10,7 +11,8 @@ from sqlmodel import Session, col, select
 from backend.core.grouping import Tier
 from backend.core.keeper import Candidate, Suggestion, suggest_keeper
 from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageObject, ImagePair
-from backend.services.objects import groups_showing, objects_of
+from backend.services.objects import groups_showing, objects_among
+from backend.services.pagination import paginate
 from backend.services.scoping import get_owned, owned_query
 
 
@@ -65,11 +67,8 @@ def list_groups(
         stmt = stmt.where(DuplicateGroup.tier == tier)
     if showing:
         stmt = stmt.where(col(DuplicateGroup.id).in_(groups_showing(owner_id, showing)))
-    total = session.exec(select(sa.func.count()).select_from(stmt.subquery())).one()
-    groups = session.exec(
-        stmt.order_by(col(DuplicateGroup.id)).offset((page - 1) * size).limit(size)
-    ).all()
-    return [view(session, g) for g in groups], total
+    groups, total = paginate(session, stmt.order_by(col(DuplicateGroup.id)), page, size)
+    return views(session, groups), total
 
 
 def get_group(session: Session, owner_id: int, group_id: int) -> DuplicateGroup:
@@ -77,25 +76,55 @@ def get_group(session: Session, owner_id: int, group_id: int) -> DuplicateGroup:
 
 
 def view(session: Session, group: DuplicateGroup) -> GroupView:
-    images = list(
-        session.exec(
-            select(Image)
-            .join(GroupMember, col(GroupMember.image_id) == col(Image.id))
-            .where(GroupMember.group_id == group.id, col(Image.trashed_at).is_(None))
-            .order_by(col(Image.id))
-        ).all()
+    (shown,) = views(session, [group])
+    return shown
+
+
+def views(session: Session, groups: Sequence[DuplicateGroup]) -> list[GroupView]:
+    """The groups as shown, in three statements however many groups and members there are:
+    the members not in the trash, the pairs among them, and their detected objects."""
+    if not groups:
+        return []
+    group_ids = [g.id for g in groups]
+    members_where = (col(GroupMember.group_id).in_(group_ids), col(Image.trashed_at).is_(None))
+    images: dict[int | None, list[Image]] = {g.id: [] for g in groups}
+    groups_of: dict[int | None, set[int | None]] = {}  # image id -> its groups on the page
+    for group_id, image in session.exec(
+        select(col(GroupMember.group_id), Image)
+        .join(Image, col(Image.id) == col(GroupMember.image_id))
+        .where(*members_where)
+        .order_by(col(Image.id), col(GroupMember.group_id))
+    ).all():
+        images[group_id].append(image)
+        groups_of.setdefault(image.id, set()).add(group_id)
+
+    member_ids = (
+        sa.select(col(GroupMember.image_id))
+        .join(Image, col(Image.id) == col(GroupMember.image_id))
+        .where(*members_where)
     )
-    ids = [i.id for i in images]
-    pairs = list(
-        session.exec(
-            select(ImagePair)
-            .where(col(ImagePair.image_a).in_(ids), col(ImagePair.image_b).in_(ids))
-            .order_by(col(ImagePair.image_a), col(ImagePair.image_b))
-        ).all()
-    )
-    keeper = (
-        suggest_keeper([candidate(i) for i in images], identical=group.tier == Tier.EXACT)
-        if images
-        else None
-    )
-    return GroupView(group, images, pairs, keeper, objects_of(session, [i for i in ids if i]))
+    all_pairs = session.exec(
+        select(ImagePair)
+        .where(col(ImagePair.image_a).in_(member_ids), col(ImagePair.image_b).in_(member_ids))
+        .order_by(col(ImagePair.image_a), col(ImagePair.image_b))
+    ).all()
+    # Pairs are not stored by group, and a page's groups may share members (an exact group
+    # inside a near one): each group has the pairs with both images among its own members.
+    pairs: dict[int | None, list[ImagePair]] = {g.id: [] for g in groups}
+    for p in all_pairs:
+        for both_in in groups_of.get(p.image_a, set()) & groups_of.get(p.image_b, set()):
+            pairs[both_in].append(p)
+    found = objects_among(session, member_ids)
+
+    shown = []
+    for group in groups:
+        members = images[group.id]
+        ids = sorted(i.id for i in members if i.id is not None)
+        keeper = (
+            suggest_keeper([candidate(i) for i in members], identical=group.tier == Tier.EXACT)
+            if members
+            else None
+        )
+        objects = {i: found.get(i, []) for i in ids}
+        shown.append(GroupView(group, members, pairs[group.id], keeper, objects))
+    return shown
