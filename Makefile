@@ -23,7 +23,7 @@ SERVICE ?=
 # health: the API's address.
 API_URL ?= http://127.0.0.1:8000
 # celery: the local Celery worker's queues and processes.
-QUEUES ?= ingest,cpu,model,grouping
+QUEUES ?= cpu,model,grouping
 CONCURRENCY ?= 2
 # repomix: OFFLINE=1 skips npx and uses scripts/repomix.py.
 OFFLINE ?=

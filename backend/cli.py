@@ -62,7 +62,7 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
         bar.refresh()
 
     try:
-        report = scan_folder(runtime, args.folder, progress)
+        report = scan_folder(runtime.ctx, runtime.embedded_worker(), args.folder, progress)
     except NotADirectoryError as exc:
         print(f"dupfinder: {exc}", file=sys.stderr)
         return 2
@@ -111,8 +111,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    from backend.services.worker.celery_app import QUEUES, context_of, make_celery
+    from backend.runtime import celery_worker_app
+    from backend.services.worker.celery_app import context_of
     from backend.services.worker.sweeper import Sweeper
+    from backend.services.worker.tasks import QUEUES
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
@@ -123,7 +125,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    app = make_celery(settings)
+    app = celery_worker_app(settings)
     sweeper = Sweeper(lambda: context_of(app), settings.sweep_seconds, settings.celery_broker_url)
     from celery.signals import worker_ready, worker_shutdown
 
@@ -223,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run a Celery worker (distributed mode)")
     worker.add_argument(
         "--queues",
-        default="ingest,cpu,model,grouping",
+        default="cpu,model,grouping",
         help="comma-separated queues to consume (default: all)",
     )
     worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)

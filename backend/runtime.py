@@ -1,14 +1,16 @@
-"""The runtime: the one place that turns settings into an engine, a store and a job backend.
+"""The runtime: the one place that turns settings into the application's context.
 
-Embedded mode is the default (SQLite file, local disk, in-process worker). With a Celery
-broker configured, jobs go to Celery workers instead (distributed mode). Nothing else in the
-code branches on the mode.
+``build_context`` makes the engine, the blob store, the ML models, the vector index and the
+job queue for every process: ``serve``, ``scan`` and Celery workers alike. Embedded mode is the
+default (SQLite file, local disk, in-process worker); with a Celery broker configured, jobs go
+to Celery workers instead (distributed mode). Nothing else in the code branches on the mode.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -17,26 +19,82 @@ from backend.db.engine import make_engine
 from backend.db.migrate import upgrade
 from backend.ml.registry import models_from_settings
 from backend.services.context import AppContext
+from backend.services.grouping.library import HashLibraries
+from backend.services.job_queue import JobQueue
 from backend.services.similarity.deferred import DeferredVectorIndex
 from backend.services.similarity.factory import make_vector_index
 from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
 from backend.services.worker.recovery import resume_unfinished
-from backend.services.worker.registry import TASKS
 from backend.services.worker.sweeper import Sweeper
+from backend.services.worker.tasks import TASKS
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger(__name__)
+
+
+def build_context(
+    settings: Settings, *, embedded: bool, celery: Celery | None = None
+) -> AppContext:
+    """The context for this process. ``embedded``: jobs run on this process's own worker
+    threads; otherwise they are sent to Celery (``celery``: the worker's own app, else one
+    that only sends)."""
+    engine = make_engine(settings.database_url)
+
+    def make(jobs: JobQueue) -> AppContext:
+        return AppContext(
+            settings=settings,
+            engine=engine,
+            store=make_blob_store(settings.storage_location),
+            jobs=jobs,
+            ml=models_from_settings(settings),
+            vectors=DeferredVectorIndex(
+                lambda: make_vector_index(
+                    engine, settings.vector_exact_limit, settings.pgvector_ef_search
+                )
+            ),
+            hash_libraries=HashLibraries(settings.near_distance),
+        )
+
+    if embedded:
+        worker = EmbeddedWorker(
+            TASKS,
+            make,
+            settings.threads,
+            settings.retry_base_seconds,
+            settings.grouping_gather_seconds,
+        )
+        return worker.ctx
+    from backend.services.worker.celery_app import CeleryJobQueue, make_celery
+
+    return make(CeleryJobQueue(celery or make_celery(settings), settings.grouping_gather_seconds))
+
+
+def celery_worker_app(settings: Settings) -> Celery:
+    """The Celery app a worker process runs: its tasks get their context from
+    ``build_context``, made once per worker process after the fork."""
+    from backend.services.worker.celery_app import make_celery
+
+    return make_celery(
+        settings, context=lambda app: build_context(settings, embedded=False, celery=app)
+    )
 
 
 @dataclass
 class Runtime:
     ctx: AppContext
-    worker: EmbeddedWorker | None  # None in distributed mode: Celery workers do the work
-    sweeper: Sweeper | None = None
+    sweeper: Sweeper | None = field(default=None)
 
     @property
     def engine(self) -> Engine:
         return self.ctx.engine
+
+    @property
+    def worker(self) -> EmbeddedWorker | None:
+        """The in-process worker; None in distributed mode (Celery workers do the work)."""
+        return self.ctx.jobs if isinstance(self.ctx.jobs, EmbeddedWorker) else None
 
     @property
     def mode(self) -> str:
@@ -78,21 +136,5 @@ def build_runtime(
     settings.ensure_secret_key()
     if settings.auto_migrate if migrate is None else migrate:
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    store = make_blob_store(settings.storage_location)
-    models = models_from_settings(settings)
-    vectors = DeferredVectorIndex(
-        lambda: make_vector_index(engine, settings.vector_exact_limit, settings.pgvector_ef_search)
-    )
-    if embedded is False or (embedded is None and settings.distributed):
-        from backend.services.worker.celery_app import CeleryJobQueue, make_celery
-
-        jobs = CeleryJobQueue(make_celery(settings), settings.grouping_gather_seconds)
-        ctx = AppContext(settings, engine, store, jobs, models, vectors)
-        return Runtime(ctx, None)
-    worker = EmbeddedWorker(
-        TASKS, settings.threads, settings.retry_base_seconds, settings.grouping_gather_seconds
-    )
-    ctx = AppContext(settings, engine, store, worker, models, vectors)
-    worker.bind(ctx)
-    return Runtime(ctx, worker)
+    in_process = not settings.distributed if embedded is None else embedded
+    return Runtime(build_context(settings, embedded=in_process))

@@ -60,9 +60,10 @@ from sqlmodel import Session  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from backend.models import Job, User  # noqa: E402
 from backend.runtime import Runtime, build_runtime  # noqa: E402
-from backend.services.features.extract import TASK_NAME as EXTRACT  # noqa: E402
 from backend.services.ingestion.upload import IncomingFile, ingest_upload  # noqa: E402
-from backend.services.worker.registry import TASKS  # noqa: E402
+from backend.services.job_queue import bind_jobs  # noqa: E402
+from backend.services.pipeline import EXTRACT  # noqa: E402
+from backend.services.worker.tasks import TASKS  # noqa: E402
 from tests.helpers import images as img  # noqa: E402
 from tests.helpers.app import make_settings  # noqa: E402
 from tests.helpers.distributed import PrivateRedis, WorkerProcess  # noqa: E402
@@ -118,10 +119,21 @@ def build_images(cache: Path, families: int, size: tuple[int, int]) -> Files:
 # --------------------------------------------------------------------------- one run
 
 
+class _HeldBack:
+    def enqueue(self, name: str, **kwargs: Any) -> None:
+        pass
+
+    def reachable(self) -> bool:
+        return True
+
+
 def ingest(runtime: Runtime, files: Files) -> tuple[int, int, list[int]]:
     """A new owner and a job with every file stored and pending (not timed)."""
     ctx = runtime.ctx
     with Session(ctx.engine) as session:
+        # The analysis jobs ingest_upload queues are held back: the run sends them itself,
+        # when its clock starts.
+        bind_jobs(session, _HeldBack())
         user = User(email="bench@example.com", hashed_password="!")
         session.add(user)
         session.flush()

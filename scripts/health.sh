@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 API_URL="${API_URL:-http://127.0.0.1:8000}"
 read -r -a compose <<<"${COMPOSE:-}"
-PING=(celery -A backend.services.worker.tasks inspect ping --timeout 10)
+PING=(celery -A backend.worker_app inspect ping --timeout 10)
 rc=0
 
 api_url_hint() {

@@ -9,8 +9,6 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from backend.db.engine import writer
-from backend.db.session import session_scope
 from backend.models import User
 from backend.runtime import Runtime
 from backend.services.context import AppContext
@@ -32,8 +30,8 @@ def get_ctx(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AppContext:
 def get_session(
     request: Request, ctx: Annotated[AppContext, Depends(get_ctx)]
 ) -> Iterator[Session]:
-    engine = ctx.engine if request.method in ("GET", "HEAD") else writer(ctx.engine)
-    with session_scope(engine) as session:  # one transaction per request
+    """One transaction per request; the jobs it queues are sent once it has committed."""
+    with ctx.session(write=request.method not in ("GET", "HEAD")) as session:
         yield session
 
 

@@ -94,11 +94,13 @@ class TagOut(BaseModel):
     images: int  # how many of the person's images show it
 
 
-class ImagePage(BaseModel):
-    items: list[ImageOut]
-    total: int
-    page: int
-    size: int
+class Page[T](BaseModel):
+    """One page of a list: ``Page[ImageOut]``, ``Page[GroupOut]``."""
+
+    items: list[T]
+    total: int  # in the whole list
+    page: int  # from 1
+    size: int  # the most items a page holds
 
 
 class AcceptedImage(BaseModel):
@@ -162,13 +164,6 @@ class GroupOut(BaseModel):
     suggested_keep: KeeperOut | None  # None once every member is gone (a decided group)
     pairs: list[PairOut]
     tags: list[str]  # object tags of its members, most common first
-
-
-class GroupPage(BaseModel):
-    items: list[GroupOut]
-    total: int
-    page: int
-    size: int
 
 
 class ResolveIn(BaseModel):

@@ -41,6 +41,9 @@ class HammingIndex:
     def __len__(self) -> int:
         return len(self._codes)
 
+    def code(self, key: int) -> int | None:
+        return self._codes.get(key)
+
     def _pieces(self, code: int) -> list[int]:
         low = (1 << self._width) - 1
         return [(code >> (i * self._width)) & low for i in range(self.chunks)]

@@ -201,12 +201,6 @@ class ClipImageEncoder(Model[NDArray[np.float32]]):
         return self._dimension
 
     @property
-    def preprocess_config(self) -> PreprocessConfig:
-        self.load()
-        assert self._cfg is not None
-        return self._cfg
-
-    @property
     def providers(self) -> list[str]:
         self.load()
         return list(self._session.get_providers())

@@ -38,11 +38,6 @@ class ModelSet:
     def enabled(self) -> bool:
         return any(m is not None for m in (self.copy, self.clip, self.detector))
 
-    @property
-    def identities(self) -> list[str]:
-        """What a fully analysed image has results from."""
-        return [m.identity for m in (self.copy, self.clip, self.detector) if m is not None]
-
     def similar_source(self) -> str:
         """Which model serves the similar tier (shown by /health and the docs)."""
         if self.clip is not None:

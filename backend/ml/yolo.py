@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +42,6 @@ class Detection:
     label: str
     confidence: float
     box: Box
-
-
-def count_by_label(detections: Iterable[Detection]) -> dict[str, int]:
-    """How many of each label, most frequent first (e.g. ``{"person": 4, "bus": 1}``)."""
-    return dict(Counter(d.label for d in detections).most_common())
 
 
 def package_version() -> str:

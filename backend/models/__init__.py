@@ -9,6 +9,7 @@ from backend.models.duplicate import (
     GroupStatus,
     ImagePair,
     PairDecision,
+    RegroupMark,
     Verdict,
 )
 from backend.models.embedding import ImageEmbedding
@@ -30,6 +31,7 @@ __all__ = [
     "Job",
     "JobState",
     "PairDecision",
+    "RegroupMark",
     "User",
     "Verdict",
     "utcnow",

@@ -83,3 +83,13 @@ class GroupDecision(SQLModel, table=True):
     keep: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     trash: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=timestamp())
+
+
+class RegroupMark(SQLModel, table=True):
+    """An image whose group must be rebuilt (a neighbour was deleted, a decision was taken…):
+    written in the same transaction as the change, drained by the owner's next grouping run,
+    so a lost message delays the regrouping but never loses it."""
+
+    __tablename__ = "regroup_mark"
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+    image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True)

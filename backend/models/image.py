@@ -33,6 +33,7 @@ class Image(SQLModel, table=True):
         sa.UniqueConstraint("owner_id", "source", "source_id", name="uq_image_owner_source"),
         sa.Index("ix_image_owner_state", "owner_id", "state"),
         sa.Index("ix_image_owner_sha", "owner_id", "content_sha256"),
+        sa.Index("ix_image_owner_grouped_seq", "owner_id", "grouped_seq"),
         {"sqlite_autoincrement": True},
     )
 
@@ -64,6 +65,9 @@ class Image(SQLModel, table=True):
     # only then, and a detector change re-detects every image.
     objects_model: str | None = Field(default=None, max_length=120)
     state: ImageState = Field(default=ImageState.PENDING, sa_type=str_enum(ImageState))
+    # The grouping run (per owner, increasing) that made the image READY: a worker's in-memory
+    # hash index of the library reads only the images grouped since its last look.
+    grouped_seq: int | None = Field(default=None, sa_type=sa.BigInteger)
     error: str | None = Field(default=None, max_length=500)
     trashed_at: datetime | None = Field(default=None, sa_type=timestamp())
     created_at: datetime = Field(default_factory=utcnow, sa_type=timestamp())

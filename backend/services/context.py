@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from backend.config import Settings
+from backend.db.engine import writer
+from backend.db.session import session_scope
 from backend.ml.registry import ModelSet
+from backend.services.grouping.library import HashLibraries
+from backend.services.job_queue import JobQueue, bind_jobs
 from backend.services.similarity.vector_index import VectorIndex
 from backend.services.storage.blobstore import BlobStore
-
-
-class JobQueue(Protocol):
-    """Sends a task by name with plain arguments (ids only), after the caller has committed."""
-
-    def enqueue(self, name: str, **kwargs: Any) -> None: ...
-
-    def reachable(self) -> bool:
-        """Whether jobs can be sent right now (for /health)."""
-        ...
 
 
 @dataclass
@@ -29,5 +25,15 @@ class AppContext:
     engine: Engine
     store: BlobStore
     jobs: JobQueue
-    models: ModelSet
+    ml: ModelSet  # the machine-learning models (not the tables of backend/models)
     vectors: VectorIndex
+    hash_libraries: HashLibraries  # this process's in-memory hash index of each library
+
+    @contextmanager
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends normally (then the jobs queued in it
+        are sent), rolled back when it raises (and its jobs dropped). ``write``: it will
+        write, so on SQLite it takes the write lock up front."""
+        with session_scope(writer(self.engine) if write else self.engine) as session:
+            bind_jobs(session, self.jobs)
+            yield session

@@ -12,10 +12,11 @@ from sqlmodel import Session
 
 from backend.core.grouping import Edge, Tier, components, pair
 from backend.models import GroupDecision, GroupStatus, Image, PairDecision, Verdict, utcnow
-from backend.services.context import AppContext
 from backend.services.errors import Conflict, Invalid
+from backend.services.grouping.marks import mark_for_regroup
 from backend.services.grouping.queries import GroupView, get_group, view
-from backend.services.grouping.update import TASK_NAME as GROUP
+from backend.services.job_queue import enqueue_job
+from backend.services.pipeline import GROUP
 
 
 def _decide_pairs(
@@ -56,7 +57,6 @@ def _pairs_to_record(shown: GroupView, ids: list[int]) -> list[tuple[int, int]]:
 
 def resolve(
     session: Session,
-    ctx: AppContext,
     owner_id: int,
     group_id: int,
     keep: list[int],
@@ -82,22 +82,21 @@ def resolve(
         session.add(image)
     kept = sorted(set(members) - set(trash))
     _decide_pairs(session, owner_id, _pairs_to_record(shown, kept), Verdict.KEEP_BOTH)
-    return _close(session, ctx, group_id, owner_id, GroupStatus.RESOLVED, kept, sorted(trash))
+    return _close(session, group_id, owner_id, GroupStatus.RESOLVED, kept, sorted(trash))
 
 
 def dismiss(
-    session: Session, ctx: AppContext, owner_id: int, group_id: int, seen: list[int] | None = None
+    session: Session, owner_id: int, group_id: int, seen: list[int] | None = None
 ) -> GroupDecision:
     """ "Not duplicates": the members are not grouped together again (see _pairs_to_record)."""
     shown = _open_view(session, owner_id, group_id, seen)
     ids = [i.id for i in shown.images if i.id is not None]
     _decide_pairs(session, owner_id, _pairs_to_record(shown, ids), Verdict.NOT_DUPLICATE)
-    return _close(session, ctx, group_id, owner_id, GroupStatus.DISMISSED, ids, [])
+    return _close(session, group_id, owner_id, GroupStatus.DISMISSED, ids, [])
 
 
 def _close(
     session: Session,
-    ctx: AppContext,
     group_id: int,
     owner_id: int,
     status: GroupStatus,
@@ -112,6 +111,8 @@ def _close(
         owner_id=owner_id, group_id=group_id, action=status, keep=sorted(keep), trash=sorted(trash)
     )
     session.add(decision)
-    session.commit()
-    ctx.jobs.enqueue(GROUP, owner_id=owner_id, force=True)
+    session.flush()
+    # Regrouping is serialised per owner; it runs once the decision has committed.
+    mark_for_regroup(session, owner_id, [*keep, *trash])
+    enqueue_job(session, GROUP, owner_id=owner_id)
     return decision

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from backend.models import Image, ImageState
 from backend.services.context import AppContext
 from backend.services.errors import Conflict, NotFound
-from backend.services.grouping.update import TASK_NAME as GROUP
+from backend.services.grouping.marks import mark_neighbours
+from backend.services.job_queue import enqueue_job
 from backend.services.jobs import release_from_job
 from backend.services.objects import images_showing
+from backend.services.pagination import paginate
+from backend.services.pipeline import DELETE_BLOBS, GROUP
 from backend.services.scoping import get_owned, owned_query
 from backend.services.storage.blobstore import BlobNotFound
 
@@ -31,9 +33,7 @@ def list_images(
         stmt = stmt.where(Image.state == state)
     if showing:
         stmt = stmt.where(col(Image.id).in_(images_showing(owner_id, showing)))
-    total = session.exec(select(sa.func.count()).select_from(stmt.subquery())).one()
-    rows = session.exec(stmt.order_by(col(Image.id)).offset((page - 1) * size).limit(size)).all()
-    return list(rows), total
+    return paginate(session, stmt.order_by(col(Image.id)), page, size)
 
 
 def get_image(session: Session, owner_id: int, image_id: int) -> Image:
@@ -59,19 +59,14 @@ def read_thumbnail(ctx: AppContext, image: Image) -> bytes:
         raise NotFound(f"the thumbnail of image {image.id} is missing") from exc
 
 
-def delete_image(session: Session, ctx: AppContext, owner_id: int, image_id: int) -> None:
+def delete_image(session: Session, owner_id: int, image_id: int) -> None:
+    """Once the deletion commits, the person's groups are rebuilt without the image and its
+    bytes are deleted (unless another image has the same bytes)."""
     image = get_image(session, owner_id, image_id)
-    key, thumb = image.storage_key, image.thumbnail_key
+    keys = [k for k in (image.storage_key, image.thumbnail_key) if k]
+    mark_neighbours(session, owner_id, [image_id])  # their groups lose a member
     release_from_job(session, image)
     session.delete(image)
     session.flush()
-    shared = session.exec(
-        select(sa.func.count()).select_from(Image).where(col(Image.storage_key) == key)
-    ).one()
-    session.commit()
-    ctx.jobs.enqueue(GROUP, owner_id=owner_id, force=True)  # regrouping is serialised per owner
-    # Bytes go only after the rows are gone, and only if no other image uses the same blob.
-    if not shared:
-        ctx.store.delete(key)
-    if thumb:
-        ctx.store.delete(thumb)
+    enqueue_job(session, GROUP, owner_id=owner_id)  # serialised per owner
+    enqueue_job(session, DELETE_BLOBS, keys=keys)

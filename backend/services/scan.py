@@ -17,14 +17,14 @@ from sqlmodel import Session, col, select
 
 from backend.core.grouping import Tier
 from backend.core.keeper import suggest_keeper
-from backend.db.engine import writer
 from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageState, Job
 from backend.models.image import UNFINISHED
-from backend.runtime import Runtime
-from backend.services.features.extract import TASK_NAME as EXTRACT
+from backend.services.context import AppContext
 from backend.services.grouping.queries import candidate
-from backend.services.grouping.update import TASK_NAME as GROUP
 from backend.services.ingestion.folder import register_folder
+from backend.services.job_queue import enqueue_job
+from backend.services.pipeline import DELETE_BLOBS, GROUP
+from backend.services.worker.embedded import EmbeddedWorker
 
 Progress = Callable[[int, int], None]  # (finished, total)
 
@@ -55,28 +55,28 @@ class ScanReport:
         return out
 
 
-def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = None) -> ScanReport:
+def scan_folder(
+    ctx: AppContext, worker: EmbeddedWorker, root_arg: str, progress: Progress | None = None
+) -> ScanReport:
+    """Register the folder's files, let ``worker`` (this process's: it reads the files where
+    they are) analyse and group them, and report the groups."""
     root = Path(root_arg)
     if not root.is_dir():
         raise NotADirectoryError(f"{root_arg} is not a folder")
     started = time.monotonic()
-    ctx = runtime.ctx
-    with Session(writer(ctx.engine), expire_on_commit=False) as session:
+    with ctx.session(write=True) as session:
         own = (ctx.settings.data_dir, ctx.settings.blob_dir)  # never scan our own files
         batch = register_folder(session, root, own)
-        session.commit()
-    for key in batch.stale_thumbnails:
-        ctx.store.delete(key)
-    for image_id in batch.pending:
-        ctx.jobs.enqueue(EXTRACT, image_id=image_id)
-    ctx.jobs.enqueue(GROUP, owner_id=batch.owner_id, force=True)
+        if batch.stale_thumbnails:
+            enqueue_job(session, DELETE_BLOBS, keys=batch.stale_thumbnails)
+        # Even with nothing new: files gone since the last scan leave their groups.
+        enqueue_job(session, GROUP, owner_id=batch.owner_id)
     total = len(batch.pending)
-    worker = runtime.embedded_worker()
     while not worker.wait_idle(timeout=0.2):
         if progress:
-            progress(_finished(runtime, batch.job.id), total)
+            progress(_finished(ctx, batch.job.id), total)
     if progress:
-        progress(_finished(runtime, batch.job.id), total)
+        progress(_finished(ctx, batch.job.id), total)
 
     def shown(rel: str) -> str:
         return os.path.join(root_arg, rel)
@@ -134,7 +134,7 @@ def scan_folder(runtime: Runtime, root_arg: str, progress: Progress | None = Non
     return report
 
 
-def _finished(runtime: Runtime, job_id: int | None) -> int:
-    with Session(runtime.engine) as session:
+def _finished(ctx: AppContext, job_id: int | None) -> int:
+    with Session(ctx.engine) as session:
         job = session.get(Job, job_id)
         return (job.done + job.failed) if job else 0

@@ -27,7 +27,7 @@ def register(session: Session, email: str, password: str, name: str) -> User:
     try:
         session.flush()
     except sa.exc.IntegrityError as exc:  # a concurrent registration won the race
-        session.rollback()
+        # The caller's transaction scope rolls back on the way out.
         raise Conflict("an account with this email already exists") from exc
     return user
 

@@ -5,15 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.deps import CurrentUser, SessionDep, owner_id
 from backend.api.schemas import (
     DecisionOut,
     DismissIn,
     ErrorOut,
     GroupOut,
-    GroupPage,
     ImageOut,
     KeeperOut,
+    Page,
     PairOut,
     ResolveIn,
 )
@@ -66,7 +66,7 @@ def _out(v: GroupView) -> GroupOut:
     )
 
 
-@router.get("/groups", response_model=GroupPage)
+@router.get("/groups", response_model=Page[GroupOut])
 def groups(
     user: CurrentUser,
     session: SessionDep,
@@ -76,9 +76,9 @@ def groups(
     ] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> GroupPage:
+) -> Page[GroupOut]:
     views, total = list_groups(session, owner_id(user), tier, page, size, object)
-    return GroupPage(items=[_out(v) for v in views], total=total, page=page, size=size)
+    return Page(items=[_out(v) for v in views], total=total, page=page, size=size)
 
 
 @router.get("/groups/{group_id}", response_model=GroupOut, responses=ERRORS)
@@ -92,11 +92,9 @@ def _decision(d: GroupDecision) -> DecisionOut:
 
 
 @router.post("/groups/{group_id}/resolve", response_model=DecisionOut, responses=ERRORS)
-def resolve(
-    group_id: int, body: ResolveIn, user: CurrentUser, session: SessionDep, ctx: CtxDep
-) -> DecisionOut:
+def resolve(group_id: int, body: ResolveIn, user: CurrentUser, session: SessionDep) -> DecisionOut:
     return _decision(
-        decisions.resolve(session, ctx, owner_id(user), group_id, body.keep, body.trash, body.seen)
+        decisions.resolve(session, owner_id(user), group_id, body.keep, body.trash, body.seen)
     )
 
 
@@ -105,8 +103,7 @@ def dismiss(
     group_id: int,
     user: CurrentUser,
     session: SessionDep,
-    ctx: CtxDep,
     body: DismissIn | None = None,
 ) -> DecisionOut:
     seen = body.seen if body else None
-    return _decision(decisions.dismiss(session, ctx, owner_id(user), group_id, seen))
+    return _decision(decisions.dismiss(session, owner_id(user), group_id, seen))

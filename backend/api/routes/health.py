@@ -26,7 +26,7 @@ def health(ctx: CtxDep, runtime: RuntimeDep) -> HealthOut | JSONResponse:
         worker=runtime.mode,
         broker=broker,
         version=__version__,
-        models=ctx.models.describe(),
+        models=ctx.ml.describe(),
         vector_index=ctx.vectors.name,
     )
     if database != "ok":

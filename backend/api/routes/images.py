@@ -11,7 +11,7 @@ from backend.api.schemas import (
     AcceptedImage,
     ErrorOut,
     ImageOut,
-    ImagePage,
+    Page,
     RejectedFile,
     TagOut,
     UploadOut,
@@ -19,7 +19,6 @@ from backend.api.schemas import (
 from backend.models import ImageState
 from backend.services import images
 from backend.services.errors import AppError
-from backend.services.features.extract import TASK_NAME as EXTRACT
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
 from backend.services.objects import label_counts, objects_of
 
@@ -66,9 +65,6 @@ def upload(
         owner_id(user),
         _read_limited(files, ctx.settings.max_upload_bytes),
     )
-    session.commit()
-    for image in result.images:  # after commit: a worker must find the row it is sent
-        ctx.jobs.enqueue(EXTRACT, image_id=image.id)
     assert result.job.id is not None
     return UploadOut(
         job_id=result.job.id,
@@ -81,7 +77,7 @@ def upload(
     )
 
 
-@router.get("", response_model=ImagePage)
+@router.get("", response_model=Page[ImageOut])
 def list_images(
     user: CurrentUser,
     session: SessionDep,
@@ -92,11 +88,11 @@ def list_images(
     ] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> ImagePage:
+) -> Page[ImageOut]:
     rows, total = images.list_images(session, owner_id(user), state, trashed, page, size, object)
     found = objects_of(session, [i.id for i in rows if i.id is not None])
     items = [ImageOut.of(i, found.get(i.id or 0, [])) for i in rows]
-    return ImagePage(items=items, total=total, page=page, size=size)
+    return Page(items=items, total=total, page=page, size=size)
 
 
 @router.get("/tags", response_model=list[TagOut])
@@ -146,6 +142,6 @@ def original(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep)
 
 
 @router.delete("/{image_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def delete(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
-    images.delete_image(session, ctx, owner_id(user), image_id)
+def delete(image_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    images.delete_image(session, owner_id(user), image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -19,18 +19,16 @@ from numpy.typing import NDArray
 from sqlmodel import Session, col, select
 
 from backend.core.decode import decode_reduced
-from backend.db.engine import writer
 from backend.ml.base import Model, ModelUnavailable, RGBImage
 from backend.ml.images import rgb_array
 from backend.ml.yolo import Detection
 from backend.models import Image, ImageEmbedding, ImageObject, ImageState
 from backend.services.context import AppContext
-from backend.services.grouping.update import TASK_NAME as GROUP
+from backend.services.job_queue import enqueue_job
+from backend.services.pipeline import MODELS, NEXT_STEP
 from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
-TASK_NAME = "models.analyse"
-BACKFILL_TASK = "models.backfill"
 BATCH = 64  # images per task run: several model batches, one transaction
 DECODE_SIDE = 512  # every model looks at 416 px or less
 
@@ -44,7 +42,7 @@ class _Results:
 
 def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
     """Idempotent: only images still waiting for the models are written."""
-    models = ctx.models
+    models = ctx.ml
     with Session(ctx.engine) as session:
         todo = session.exec(
             select(Image.id, Image.storage_key)
@@ -78,10 +76,7 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
             results.objects = {i: f for i, f in zip(ids, found, strict=True) if f is not None}
             results.detector = models.detector.identity
 
-    _store(ctx, owner_id, [i for i, _ in todo if i is not None], results)
-    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
-    if len(todo) == BATCH:
-        ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)
+    _store(ctx, owner_id, [i for i, _ in todo if i is not None], len(todo) == BATCH, results)
 
 
 def _run[T](model: Model[T], arrays: list[RGBImage]) -> list[T | None] | None:
@@ -103,8 +98,10 @@ def _run[T](model: Model[T], arrays: list[RGBImage]) -> list[T | None] | None:
     return out
 
 
-def _store(ctx: AppContext, owner_id: int, ids: list[int], results: _Results) -> None:
-    with Session(writer(ctx.engine)) as session:
+def _store(ctx: AppContext, owner_id: int, ids: list[int], more: bool, results: _Results) -> None:
+    """Store the results; once committed, grouping takes the batch on (and with ``more``, the
+    next batch of the person's images comes to the models)."""
+    with ctx.session(write=True) as session:
         waiting = set(
             session.exec(
                 select(Image.id)
@@ -166,19 +163,25 @@ def _store(ctx: AppContext, owner_id: int, ids: list[int], results: _Results) ->
                 .where(col(Image.id).in_(waiting), col(Image.state) == ImageState.HASHED)
                 .values(state=ImageState.ANALYSED)
             )
-        session.commit()
+        _send_on(session, owner_id)
+        if more:
+            enqueue_job(session, MODELS, owner_id=owner_id)
+
+
+def _send_on(session: Session, owner_id: int) -> None:
+    """The person's images have left the models: queue grouping (the pipeline's next step)."""
+    enqueue_job(session, NEXT_STEP[ImageState.ANALYSED].task, owner_id=owner_id)
 
 
 def give_up_on_models(ctx: AppContext, error: BaseException, owner_id: int) -> None:
     """Retries are exhausted: the images go on to grouping on their hashes alone."""
-    with Session(writer(ctx.engine)) as session:
+    with ctx.session(write=True) as session:
         session.execute(
             sa.update(Image)
             .where(col(Image.owner_id) == owner_id, col(Image.state) == ImageState.HASHED)
             .values(state=ImageState.ANALYSED)
         )
-        session.commit()
-    ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+        _send_on(session, owner_id)
 
 
 def run_backfill(ctx: AppContext) -> None:
@@ -192,10 +195,8 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
     """Send back to the models the grouped images that lack a result of a current model (a
     model was added or changed, or failed earlier). Returns how many images were sent."""
     # Only models that load: a broken one would send every photo round again at each start.
-    vector_models = [
-        m.identity for m in (ctx.models.copy, ctx.models.clip) if m is not None and _loads(m)
-    ]
-    detector = ctx.models.detector if _loads(ctx.models.detector) else None
+    vector_models = [m.identity for m in (ctx.ml.copy, ctx.ml.clip) if m is not None and _loads(m)]
+    detector = ctx.ml.detector if _loads(ctx.ml.detector) else None
     if not vector_models and detector is None:
         return 0
     missing: sa.ColumnElement[bool] = sa.false()
@@ -208,7 +209,7 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
             col(Image.objects_model).is_(None),
             col(Image.objects_model) != detector.identity,
         )
-    with Session(writer(ctx.engine)) as session:
+    with ctx.session(write=True) as session:
         rows = session.execute(
             sa.select(col(Image.id), col(Image.owner_id))
             .where(col(Image.state) == ImageState.READY, missing)
@@ -223,9 +224,8 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
             .where(col(Image.id).in_([r[0] for r in rows]))
             .values(state=ImageState.HASHED, job_id=None)
         )
-        session.commit()
-    for owner_id in sorted({r[1] for r in rows}):
-        ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)
+        for owner_id in sorted({r[1] for r in rows}):
+            enqueue_job(session, MODELS, owner_id=owner_id)
     return len(rows)
 
 

@@ -9,16 +9,13 @@ from sqlmodel import Session
 from backend.core.decode import ImageRejected
 from backend.core.features import ImageFeatures, extract_features
 from backend.core.perceptual import pack_codes, to_signed
-from backend.db.engine import writer
 from backend.models import Image, ImageState
 from backend.services.context import AppContext
-from backend.services.features.analyse_models import TASK_NAME as MODELS
-from backend.services.grouping.update import TASK_NAME as GROUP
 from backend.services.jobs import count_progress
+from backend.services.pipeline import after_extraction, resend, send_next
 from backend.services.storage.blobstore import BlobNotFound, thumbnail_key
 
 log = logging.getLogger(__name__)
-TASK_NAME = "features.extract"
 
 
 def extract_image_features(ctx: AppContext, image_id: int) -> None:
@@ -31,10 +28,7 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
         size = image.size_bytes
         if image.state != ImageState.PENDING:
             # A run that died between its commit and sending the next step: send it now.
-            if image.state == ImageState.HASHED:
-                ctx.jobs.enqueue(MODELS, owner_id=owner_id)
-            elif image.state == ImageState.ANALYSED:
-                ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+            resend(ctx.jobs, image.state, image_id, owner_id)
             return
 
     # The decoding and hashing happen outside any transaction: no lock is held meanwhile.
@@ -59,45 +53,40 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
     if features is not None:
         ctx.store.put(thumb, features.thumbnail_jpeg)
 
-    with Session(writer(ctx.engine)) as session:
+    with ctx.session(write=True) as session:
         # Row lock: a redelivered copy of this task running at the same time waits, then sees
         # the image done and leaves it (no double count on the job).
         image = session.get(Image, image_id, with_for_update=True)
         if image is None or image.state != ImageState.PENDING:
             return  # deleted, or finished by another worker meanwhile
-        state = ImageState.FAILED
         if features is None:
             _fail(session, image, reason)
-        else:
-            # With models configured they come next (their own queue), then grouping.
-            state = ImageState.HASHED if ctx.models.enabled else ImageState.ANALYSED
-            meta = features.metadata
-            image.sqlmodel_update(
-                {
-                    "content_sha256": features.sha256,
-                    "phash": to_signed(features.phash),
-                    "phash_dihedral": pack_codes(features.phash_variants),
-                    "width": features.width,
-                    "height": features.height,
-                    "format": features.format,
-                    "frames": features.frames,
-                    "is_greyscale": features.is_greyscale,
-                    "taken_at": meta.taken_at,
-                    "camera_make": meta.camera_make,
-                    "camera_model": meta.camera_model,
-                    "exif_fields": meta.exif_fields,
-                    "thumbnail_key": thumb,
-                    "state": state,
-                    "error": None,
-                }
-            )
-            session.add(image)
-        session.commit()
-    # The models and the comparison with the library run per owner, in batches.
-    if state == ImageState.HASHED:
-        ctx.jobs.enqueue(MODELS, owner_id=owner_id)
-    elif state == ImageState.ANALYSED:
-        ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+            return
+        # With models configured they come next (their own queue), then grouping.
+        state = after_extraction(ctx.ml.enabled)
+        meta = features.metadata
+        image.sqlmodel_update(
+            {
+                "content_sha256": features.sha256,
+                "phash": to_signed(features.phash),
+                "phash_dihedral": pack_codes(features.phash_variants),
+                "width": features.width,
+                "height": features.height,
+                "format": features.format,
+                "frames": features.frames,
+                "is_greyscale": features.is_greyscale,
+                "taken_at": meta.taken_at,
+                "camera_make": meta.camera_make,
+                "camera_model": meta.camera_model,
+                "exif_fields": meta.exif_fields,
+                "thumbnail_key": thumb,
+                "state": state,
+                "error": None,
+            }
+        )
+        session.add(image)
+        # The models and the comparison with the library run per owner, in batches.
+        send_next(session, state, image_id, owner_id)
 
 
 def _fail(session: Session, image: Image, reason: str) -> None:
@@ -109,8 +98,7 @@ def _fail(session: Session, image: Image, reason: str) -> None:
 
 def give_up_on_image(ctx: AppContext, error: BaseException, image_id: int) -> None:
     """Retries are exhausted: the image fails with a reason, so its job can finish."""
-    with Session(writer(ctx.engine)) as session:
+    with ctx.session(write=True) as session:
         image = session.get(Image, image_id, with_for_update=True)
         if image is not None and image.state == ImageState.PENDING:
             _fail(session, image, f"the image could not be stored or analysed ({error})")
-            session.commit()

@@ -40,12 +40,13 @@ def candidate(image: Image) -> Candidate:
     )
 
 
-def _visible_members() -> sa.Select[int]:
-    """Groups with two or more members not in the trash (a deletion may be mid-regroup)."""
+def _visible_members(owner_id: int) -> sa.Select[int]:
+    """The person's groups with two or more members not in the trash (a deletion may be
+    mid-regroup)."""
     return (
         sa.select(col(GroupMember.group_id))
         .join(Image, col(Image.id) == col(GroupMember.image_id))
-        .where(col(Image.trashed_at).is_(None))
+        .where(col(Image.owner_id) == owner_id, col(Image.trashed_at).is_(None))
         .group_by(col(GroupMember.group_id))
         .having(sa.func.count() >= 2)
     )
@@ -61,7 +62,8 @@ def list_groups(
 ) -> tuple[list[GroupView], int]:
     """Open groups, optionally of one tier and with a member showing an object."""
     stmt = owned_query(DuplicateGroup, owner_id).where(
-        DuplicateGroup.status == GroupStatus.OPEN, col(DuplicateGroup.id).in_(_visible_members())
+        DuplicateGroup.status == GroupStatus.OPEN,
+        col(DuplicateGroup.id).in_(_visible_members(owner_id)),
     )
     if tier is not None:
         stmt = stmt.where(DuplicateGroup.tier == tier)

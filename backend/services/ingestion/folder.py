@@ -10,7 +10,9 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from backend.models import Image, ImageState, IngestionMode, Job, JobState, User, utcnow
+from backend.services.grouping.marks import mark_neighbours
 from backend.services.jobs import release_from_job
+from backend.services.pipeline import send_next
 from backend.services.storage.blobstore import file_key
 
 
@@ -60,6 +62,8 @@ def folder_owner(session: Session, root: Path) -> User:
 
 
 def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()) -> FolderBatch:
+    """Rows for new and changed files, and their analysis queued in ``session`` (sent when the
+    caller commits)."""
     root = root.resolve()
     owner = folder_owner(session, root)
     assert owner.id is not None
@@ -92,6 +96,8 @@ def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()
             continue
         if image is not None:  # changed since the last scan: analyse it afresh
             stale.extend([image.thumbnail_key] if image.thumbnail_key else [])
+            assert image.id is not None
+            mark_neighbours(session, owner.id, [image.id])
             release_from_job(session, image)
             session.delete(image)
             session.flush()
@@ -109,6 +115,7 @@ def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()
         session.add(image)
         pending.append(image)
         pending_rel.append(rel)
+    mark_neighbours(session, owner.id, [i.id for i in known.values() if i.id is not None])
     for gone in known.values():  # deleted from disk since the last scan
         stale.extend([gone.thumbnail_key] if gone.thumbnail_key else [])
         release_from_job(session, gone)
@@ -117,6 +124,7 @@ def register_folder(session: Session, root: Path, exclude: tuple[Path, ...] = ()
     for image, rel in zip(pending, pending_rel, strict=True):
         assert image.id is not None
         seen[image.id] = rel
+        send_next(session, image.state, image.id, owner.id)  # analysis, once committed
     job.total = len(pending)
     if not pending:
         job.state, job.finished_at = JobState.DONE, utcnow()

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from backend.core.decode import DecodeLimits, ImageRejected, clean_filename, probe
 from backend.core.features import sha256_hex
 from backend.models import Image, IngestionMode, Job, JobState, utcnow
+from backend.services.pipeline import send_next
 from backend.services.storage.blobstore import BlobStore, content_key
 
 
@@ -34,8 +35,8 @@ def ingest_upload(
     files: Iterable[IncomingFile],
 ) -> UploadResult:
     """Checks and stores the files first, with no database transaction open (so the write
-    lock is held only for the inserts); flushes rows but does not commit: the caller commits,
-    then enqueues analysis."""
+    lock is held only for the inserts); flushes rows and queues their analysis in ``session``,
+    sent when the caller's transaction commits."""
     accepted: list[Image] = []
     rejected: list[tuple[str, str]] = []
     for incoming in files:
@@ -74,4 +75,7 @@ def ingest_upload(
         image.job_id = job.id
         session.add(image)
     session.flush()
+    for image in accepted:
+        assert image.id is not None
+        send_next(session, image.state, image.id, owner_id)
     return UploadResult(job, accepted, rejected)

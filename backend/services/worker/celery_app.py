@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import kombu.exceptions
@@ -21,18 +22,12 @@ from kombu.entity import Queue
 from kombu.transport import redis as kombu_redis
 
 from backend.config import Settings
-from backend.db.engine import make_engine
-from backend.ml.registry import models_from_settings
 from backend.services.context import AppContext
-from backend.services.similarity.deferred import DeferredVectorIndex
-from backend.services.similarity.factory import make_vector_index
-from backend.services.storage.factory import make_blob_store
 from backend.services.worker.faults import TRANSIENT as BASE_TRANSIENT
-from backend.services.worker.registry import TASKS, TaskSpec, check_registry
+from backend.services.worker.tasks import QUEUES, TASKS, TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("ingest", "cpu", "model", "grouping")
 MAX_RETRIES = 20  # about a quarter of an hour of backoff, then the task gives up
 # Faults that pass: retried with exponential backoff (1 s, 2 s, 4 s … at most a minute).
 TRANSIENT: tuple[type[Exception], ...] = BASE_TRANSIENT + (
@@ -114,39 +109,36 @@ class RedisTransport(kombu_redis.Transport):
     Channel = _Channel
 
 
-class _ContextHolder:
-    """One AppContext per worker process, made after the fork (engines must not be shared)."""
+ContextFactory = Callable[[Celery], AppContext]
 
-    def __init__(self, app: Celery, settings: Settings) -> None:
-        self.app, self.settings = app, settings
+
+class _ProcessContext:
+    """The worker process's context, made by the runtime's factory once per process, after the
+    fork (a database engine's connections must not be shared with the parent)."""
+
+    def __init__(self, app: Celery, factory: ContextFactory | None) -> None:
+        self.app, self.factory = app, factory
         self._lock = threading.Lock()
         self._pid = 0
         self._ctx: AppContext | None = None
 
     def get(self) -> AppContext:
+        if self.factory is None:
+            raise RuntimeError("this Celery app only sends jobs: build it with a context to run")
         with self._lock:
             if self._ctx is None or self._pid != os.getpid():
                 if self._ctx is not None:
                     # Forked from a process that had an engine: drop its pooled connections
                     # without closing them (they belong to the parent).
                     self._ctx.engine.dispose(close=False)
-                engine = make_engine(self.settings.database_url)
-                store = make_blob_store(self.settings.storage_location)
-                jobs = CeleryJobQueue(self.app, self.settings.grouping_gather_seconds)
-                models = models_from_settings(self.settings)
-                vectors = DeferredVectorIndex(
-                    lambda: make_vector_index(
-                        engine,
-                        self.settings.vector_exact_limit,
-                        self.settings.pgvector_ef_search,
-                    )
-                )
-                self._ctx = AppContext(self.settings, engine, store, jobs, models, vectors)
+                self._ctx = self.factory(self.app)
                 self._pid = os.getpid()
             return self._ctx
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings, context: ContextFactory | None = None) -> Celery:
+    """The Celery app. ``context`` (the runtime's) builds what tasks run with; without it the
+    app only sends jobs (the API's side)."""
     check_registry(TASKS)
     app = Celery("dupfinder", broker=settings.celery_broker_url)
     if settings.celery_broker_url.startswith("redis"):
@@ -168,14 +160,14 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout},
         worker_hijack_root_logger=False,
     )
-    holder = _ContextHolder(app, settings)
+    holder = _ProcessContext(app, context)
     app.conf.dupfinder_context = holder
     for spec in TASKS.values():
         _register(app, spec, holder)
     return app
 
 
-def _register(app: Celery, spec: TaskSpec, holder: _ContextHolder) -> None:
+def _register(app: Celery, spec: TaskSpec, holder: _ProcessContext) -> None:
     @app.task(
         name=spec.name,
         bind=True,
@@ -196,5 +188,5 @@ def _register(app: Celery, spec: TaskSpec, holder: _ContextHolder) -> None:
 
 def context_of(app: Celery) -> AppContext:
     """The worker process's context (for the sweep)."""
-    holder: _ContextHolder = app.conf.dupfinder_context
+    holder: _ProcessContext = app.conf.dupfinder_context
     return holder.get()

@@ -8,53 +8,55 @@ Nothing is kept only in memory: what still needs doing is a query (see ``recover
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from backend.services.context import AppContext
+from backend.services.job_queue import JobQueue
 from backend.services.worker.faults import RETRIES, TRANSIENT
-from backend.services.worker.registry import TaskSpec, check_registry
+from backend.services.worker.tasks import QUEUES, TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
 
 
 class EmbeddedWorker:
+    """The job queue of the embedded mode. ``make_context`` builds the context the tasks run
+    with around this worker (the tasks it runs send their follow-ups back here)."""
+
     def __init__(
         self,
         registry: dict[str, TaskSpec],
+        make_context: Callable[[JobQueue], AppContext],
         threads: int,
         retry_base: float = 0.5,
         gather: float = 0.0,
     ) -> None:
         check_registry(registry)
         self.registry = registry
-        self.ctx: AppContext | None = None
         self._pools = {
             "cpu": ThreadPoolExecutor(threads, thread_name_prefix="dupfinder-cpu"),
             "model": ThreadPoolExecutor(1, thread_name_prefix="dupfinder-model"),
             "grouping": ThreadPoolExecutor(1, thread_name_prefix="dupfinder-group"),
         }
-        unknown = {s.queue for s in registry.values()} - set(self._pools)
-        if unknown:
-            raise RuntimeError(f"tasks name unknown queues: {', '.join(sorted(unknown))}")
+        assert set(self._pools) == set(QUEUES)
         self._lock = threading.Condition()
-        self._waiting: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+        self._waiting: set[tuple[str, str]] = set()
         self._in_flight = 0
         self._closed = False
         self.errors = 0
         self.retry_base = retry_base
         self.gather = gather
-
-    def bind(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+        self.ctx = make_context(self)
 
     def enqueue(self, name: str, **kwargs: Any) -> None:
         spec = self.registry.get(name)
         if spec is None:
             raise KeyError(f"no task named {name!r}")
-        key = (name, tuple(sorted(kwargs.items())))
+        key = (name, json.dumps(kwargs, sort_keys=True))  # arguments are plain JSON values
         with self._lock:
             if self._closed:
                 return  # shutting down: ``recover`` picks the work up at the next start
@@ -81,7 +83,6 @@ class EmbeddedWorker:
     def _run(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int = 0) -> None:
         with self._lock:
             self._waiting.discard(key)  # from now on a new request needs a new run
-        assert self.ctx is not None, "bind() the worker to a context before enqueueing"
         try:
             spec.run(self.ctx, **kwargs)
         except TRANSIENT as exc:
@@ -114,10 +115,6 @@ class EmbeddedWorker:
 
     def reachable(self) -> bool:
         return not self._closed
-
-    def busy(self) -> bool:
-        with self._lock:
-            return self._in_flight > 0
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every queued task (and what they queued) has run."""

@@ -12,40 +12,40 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, or_, select
 
-from backend.models import Image, ImageState, Job, utcnow
+from backend.models import Image, Job, RegroupMark, utcnow
 from backend.services.context import AppContext
-from backend.services.features.analyse_models import BACKFILL_TASK as BACKFILL
-from backend.services.features.analyse_models import TASK_NAME as MODELS
-from backend.services.features.extract import TASK_NAME as EXTRACT
-from backend.services.grouping.update import TASK_NAME as GROUP
+from backend.services.pipeline import BACKFILL, GROUP, NEXT_STEP
 
 SWEEP_LIMIT = 10_000  # per sweep; the next sweep sends the rest
 
 
 def resume_unfinished(ctx: AppContext, stale_after: float | None = None) -> int:
-    """Re-send analysis and grouping for unfinished images; with ``stale_after`` (seconds),
-    only those whose job has not moved for that long. Returns how many images were re-sent."""
-    pending = select(Image.id).where(Image.state == ImageState.PENDING)
-    hashed = select(Image.owner_id).where(Image.state == ImageState.HASHED)
-    analysed = select(Image.owner_id).where(Image.state == ImageState.ANALYSED)
-    if stale_after is not None:
-        cutoff = utcnow() - timedelta(seconds=stale_after)
-        quiet = select(Job.id).where(col(Job.updated_at) < cutoff)
-        pending = pending.where(or_(col(Image.job_id).is_(None), col(Image.job_id).in_(quiet)))
-        hashed = hashed.where(or_(col(Image.job_id).is_(None), col(Image.job_id).in_(quiet)))
-        analysed = analysed.where(or_(col(Image.job_id).is_(None), col(Image.job_id).in_(quiet)))
+    """Re-send the next step of every unfinished image (the pipeline's table says which); with
+    ``stale_after`` (seconds), only for images whose job has not moved for that long. Returns
+    how many images were re-sent one by one (the per-owner steps take the rest in batches)."""
+    cutoff = utcnow() - timedelta(seconds=stale_after) if stale_after is not None else None
+    per_image = 0
     with Session(ctx.engine) as session:
-        image_ids = session.exec(pending.order_by(col(Image.id)).limit(SWEEP_LIMIT)).all()
-        owners = session.exec(analysed.distinct()).all()
-        waiting_for_models = session.exec(hashed.distinct()).all()
-    for image_id in image_ids:
-        ctx.jobs.enqueue(EXTRACT, image_id=image_id)
-    for owner_id in waiting_for_models:
-        ctx.jobs.enqueue(MODELS, owner_id=owner_id)
-    for owner_id in owners:
-        ctx.jobs.enqueue(GROUP, owner_id=owner_id)
+        for state, step in NEXT_STEP.items():
+            stmt = select(Image.owner_id if step.per_owner else Image.id).where(
+                Image.state == state
+            )
+            if cutoff is not None:
+                quiet = select(Job.id).where(col(Job.updated_at) < cutoff)
+                stmt = stmt.where(or_(col(Image.job_id).is_(None), col(Image.job_id).in_(quiet)))
+            if step.per_owner:
+                for owner_id in session.exec(stmt.distinct()).all():
+                    ctx.jobs.enqueue(step.task, owner_id=owner_id)
+            else:
+                ids = session.exec(stmt.order_by(col(Image.id)).limit(SWEEP_LIMIT)).all()
+                for image_id in ids:
+                    ctx.jobs.enqueue(step.task, image_id=image_id)
+                per_image += len(ids)
+        # Groups to rebuild after a deletion or decision whose grouping message was lost.
+        for owner_id in session.exec(select(RegroupMark.owner_id).distinct()).all():
+            ctx.jobs.enqueue(GROUP, owner_id=owner_id)
     if stale_after is None:
         # At start-up: images grouped before a model was added or changed get its results
         # (on the model queue: it loads the models, which must not delay the start).
         ctx.jobs.enqueue(BACKFILL)
-    return len(image_ids)
+    return per_image

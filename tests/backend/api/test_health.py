@@ -120,3 +120,11 @@ def test_openapi_describes_the_api(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["info"]["title"] == "Duplicate Image Finder"
     assert f"{API}/images/upload" in spec["paths"]
+    # Lists answer one generic page shape, one schema per kind of item.
+    for path, item in ((f"{API}/images", "ImageOut"), (f"{API}/duplicates/groups", "GroupOut")):
+        ok = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"] == {"$ref": f"#/components/schemas/Page_{item}_"}
+        page = spec["components"]["schemas"][f"Page_{item}_"]
+        assert page["title"] == f"Page[{item}]"
+        assert page["required"] == ["items", "total", "page", "size"]
+        assert page["properties"]["items"]["items"] == {"$ref": f"#/components/schemas/{item}"}

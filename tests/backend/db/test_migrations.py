@@ -30,6 +30,7 @@ TABLES = {
     "group_member",
     "group_decision",
     "pair_decision",
+    "regroup_mark",
 }
 
 

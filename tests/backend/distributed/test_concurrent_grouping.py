@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from backend.models import Image, ImageState, Job
 from backend.runtime import build_runtime
 from backend.services.features.extract import extract_image_features
-from backend.services.grouping.update import update_owner_groups
+from backend.services.grouping.task import update_owner_groups
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
 from tests.helpers import images as img
 from tests.helpers.app import make_settings
@@ -48,7 +48,7 @@ def test_interleaved_workers_group_one_owner_correctly(tmp_path: Path) -> None:
 
         engine = make_engine(url)
         ctx = dataclasses.replace(runtime.ctx, engine=engine, jobs=Recorder())
-        with Session(engine) as session:
+        with ctx.session(write=True) as session:
             from backend.models import User
 
             user = User(email="many@example.com", hashed_password="!")
@@ -63,7 +63,7 @@ def test_interleaved_workers_group_one_owner_correctly(tmp_path: Path) -> None:
                 owner,
                 (IncomingFile(name, data) for name, data in files),
             )
-            session.commit()
+            session.flush()
             image_ids = [i.id for i in result.images if i.id is not None]
             job_id = result.job.id
 

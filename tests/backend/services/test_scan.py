@@ -19,7 +19,12 @@ def scan(settings: Settings, folder: str) -> ScanReport:
     runtime = build_runtime(settings)
     try:
         seen: list[tuple[int, int]] = []
-        report = scan_folder(runtime, folder, lambda done, total: seen.append((done, total)))
+        report = scan_folder(
+            runtime.ctx,
+            runtime.embedded_worker(),
+            folder,
+            lambda done, total: seen.append((done, total)),
+        )
         assert seen and seen[-1][0] == seen[-1][1] == report.analysed
         return report
     finally:
@@ -120,7 +125,7 @@ def test_a_scan_stopped_before_analysis_is_finished_by_the_next(
     runtime = build_runtime(scan_settings)
     try:
         runtime.worker.shutdown()  # interrupted: files registered, nothing analysed
-        stopped = scan_folder(runtime, str(folder))
+        stopped = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
         assert stopped.groups == [] and stopped.skipped == []
     finally:
         runtime.close()

@@ -30,7 +30,7 @@ def test_hidden_files_our_data_and_huge_files_are_left_alone(tmp_path: Path) -> 
     for run in range(2):  # the second scan would see our own database and thumbnails
         runtime = build_runtime(settings)
         try:
-            report = scan_folder(runtime, str(home))
+            report = scan_folder(runtime.ctx, runtime.embedded_worker(), str(home))
         finally:
             runtime.close()
         shown = {p for g in report.groups for p in g.paths} | {p for p, _ in report.skipped}

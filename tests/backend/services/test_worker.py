@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,9 @@ import pytest
 
 from backend.runtime import build_runtime
 from backend.services.context import AppContext
+from backend.services.job_queue import JobQueue
 from backend.services.worker.embedded import EmbeddedWorker
-from backend.services.worker.registry import TASKS, TaskSpec, build_registry, check_registry
+from backend.services.worker.tasks import TASKS, TaskSpec, build_registry, check_registry
 from tests.helpers.app import make_settings
 
 
@@ -28,6 +29,11 @@ def registry(**extra: TaskSpec) -> dict[str, TaskSpec]:
     return {**TASKS, **extra}
 
 
+def around(ctx: AppContext) -> Callable[[JobQueue], AppContext]:
+    """The test's context with the worker under test as its job queue (tasks enqueue there)."""
+    return lambda jobs: dataclasses.replace(ctx, jobs=jobs)
+
+
 def test_runs_tasks_and_waits_for_what_they_queue(ctx: AppContext) -> None:
     ran: list[tuple[str, int]] = []
 
@@ -40,12 +46,12 @@ def test_runs_tasks_and_waits_for_what_they_queue(ctx: AppContext) -> None:
 
     worker = EmbeddedWorker(
         registry(parent=TaskSpec("parent", parent, "cpu"), child=TaskSpec("child", child, "cpu")),
+        around(ctx),
         threads=2,
     )
-    worker.bind(dataclasses.replace(ctx, jobs=worker))  # tasks enqueue here
     for n in range(5):
         worker.enqueue("parent", n=n)
-    assert worker.wait_idle(10) and not worker.busy()
+    assert worker.wait_idle(10)
     assert sorted(ran) == sorted(
         [("parent", n) for n in range(5)] + [("child", n) for n in range(5)]
     )
@@ -67,9 +73,9 @@ def test_dedupe_drops_a_waiting_copy(ctx: AppContext) -> None:
             block=TaskSpec("block", blocker, "grouping"),
             group=TaskSpec("group", grouped, "grouping", dedupe=True),
         ),
+        around(ctx),
         threads=1,
     )
-    worker.bind(ctx)
     worker.enqueue("block")  # holds the single grouping thread
     for _ in range(3):
         worker.enqueue("group", owner=1)
@@ -84,8 +90,7 @@ def test_a_failing_task_is_counted_not_fatal(ctx: AppContext) -> None:
     def boom(_ctx: AppContext) -> None:
         raise RuntimeError("boom")
 
-    worker = EmbeddedWorker(registry(boom=TaskSpec("boom", boom, "cpu")), threads=1)
-    worker.bind(ctx)
+    worker = EmbeddedWorker(registry(boom=TaskSpec("boom", boom, "cpu")), around(ctx), threads=1)
     worker.enqueue("boom")
     assert worker.wait_idle(10) and worker.errors == 1
     worker.shutdown()
@@ -93,15 +98,16 @@ def test_a_failing_task_is_counted_not_fatal(ctx: AppContext) -> None:
 
 def test_after_shutdown_enqueue_is_a_no_op(ctx: AppContext) -> None:
     ran: list[Any] = []
-    worker = EmbeddedWorker(registry(t=TaskSpec("t", lambda c: ran.append(c), "cpu")), 1)
-    worker.bind(ctx)
+    worker = EmbeddedWorker(
+        registry(t=TaskSpec("t", lambda c: ran.append(c), "cpu")), around(ctx), 1
+    )
     worker.shutdown()
     worker.enqueue("t")
     assert worker.wait_idle(1) and ran == []
 
 
-def test_unknown_task_and_bad_registries() -> None:
-    worker = EmbeddedWorker(TASKS, threads=1)
+def test_unknown_task_and_bad_registries(ctx: AppContext) -> None:
+    worker = EmbeddedWorker(TASKS, around(ctx), threads=1)
     with pytest.raises(KeyError, match="no task named"):
         worker.enqueue("nope")
     worker.shutdown()
@@ -111,7 +117,7 @@ def test_unknown_task_and_bad_registries() -> None:
     with pytest.raises(RuntimeError, match="no handler registered"):
         check_registry({"x": spec})
     with pytest.raises(RuntimeError, match="unknown queues: gpu"):
-        EmbeddedWorker(registry(x=TaskSpec("x", lambda c: None, "gpu")), threads=1)
+        EmbeddedWorker(registry(x=TaskSpec("x", lambda c: None, "gpu")), around(ctx), threads=1)
 
 
 def test_gathering_groups_requests_that_arrive_close_together(ctx: AppContext) -> None:
@@ -121,9 +127,11 @@ def test_gathering_groups_requests_that_arrive_close_together(ctx: AppContext) -
         calls.append(owner)
 
     worker = EmbeddedWorker(
-        registry(group=TaskSpec("group", grouped, "grouping", dedupe=True)), threads=1, gather=0.3
+        registry(group=TaskSpec("group", grouped, "grouping", dedupe=True)),
+        around(ctx),
+        threads=1,
+        gather=0.3,
     )
-    worker.bind(ctx)
     for _ in range(5):  # e.g. five analyses finishing within the gathering window
         worker.enqueue("group", owner=7)
     assert calls == []  # nothing runs before the window closes

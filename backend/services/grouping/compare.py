@@ -1,16 +1,17 @@
-"""Task: compare an owner's newly analysed images with their library, then regroup.
+"""Compare a person's newly analysed images with their library: the pairs and their tiers.
 
-Runs serialised per owner (one grouping worker in embedded mode). Each new image searches
-the owner's hash index for neighbours within the near distance (all eight flips and turns)
-and the owner's vector index for its nearest neighbours by each model (SSCD copy detection,
-CLIP), so a batch costs index lookups, not a rescan of every pair. The evidence gathered for
-each pair decides its tier (``core.evidence``) and is stored to explain it.
+Runs serialised per owner (see grouping/task.py). Each new image searches the owner's hash
+index (kept in memory between runs: grouping/library.py) for neighbours within the near
+distance (all eight flips and turns) and the owner's vector index for its nearest neighbours
+by each model (SSCD copy detection, CLIP), so a batch costs index lookups and a read of the
+rows it hits, not a read of the library. The evidence gathered for each pair decides its tier
+(``core.evidence``) and is stored to explain it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
@@ -20,22 +21,20 @@ from sqlmodel.sql.expression import SelectOfScalar
 from backend.core.evidence import Evidence, Thresholds, classify, count_people
 from backend.core.features import pixel_digest
 from backend.core.grouping import TIER_RANK, Tier, pair
-from backend.core.hamming_index import HammingIndex
-from backend.core.perceptual import to_unsigned, unpack_codes
-from backend.db.engine import writer
-from backend.db.locks import lock_owner
+from backend.core.perceptual import hamming, to_unsigned, unpack_codes
 from backend.models import Image, ImageEmbedding, ImageObject, ImagePair, ImageState
 from backend.services.context import AppContext
-from backend.services.grouping.regroup import regroup
+from backend.services.grouping.library import HashLibrary
 from backend.services.jobs import count_progress
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
-TASK_NAME = "grouping.update"
 BATCH = 500
 
 
 @dataclass
 class _Known:
+    """What the comparison needs of an image it compares with."""
+
     id: int
     sha: str | None
     width: int | None
@@ -62,69 +61,49 @@ class _Known:
         return self.sha != other.sha and (self.width, self.height) == (other.width, other.height)
 
 
-@dataclass
-class _Library:
-    """An owner's grouped images, searchable by hash (all eight flips and turns) and SHA-256."""
-
-    index: HammingIndex
-    known: dict[int, _Known] = field(default_factory=dict)
-    by_sha: dict[str, list[int]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, session: Session, owner_id: int, radius: int) -> _Library:
-        library = cls(HammingIndex(radius=radius))
-        rows = session.execute(
+def _grouped(session: Session, owner_id: int, ids: Iterable[int]) -> dict[int, _Known]:
+    """The rows of the hits that are really in the person's grouped library (the in-memory
+    index may still hold images deleted or sent back to the models since)."""
+    wanted = sorted(set(ids))
+    out: dict[int, _Known] = {}
+    for start in range(0, len(wanted), 5000):  # bounded IN lists
+        for row in session.execute(
             sa.select(
                 col(Image.id),
-                col(Image.phash),
                 col(Image.content_sha256),
                 col(Image.width),
                 col(Image.height),
                 col(Image.pixel_hash),
                 col(Image.storage_key),
+                col(Image.phash),
             ).where(
                 col(Image.owner_id) == owner_id,
+                col(Image.id).in_(wanted[start : start + 5000]),
                 col(Image.state) == ImageState.READY,
-                col(Image.phash).is_not(None),
             )
-        )
-        for row in rows:
-            phash = to_unsigned(row[1])
-            library.add(_Known(row[0], row[2], row[3], row[4], row[5], row[6], phash), row[1])
-        return library
-
-    def add(self, item: _Known, phash: int | None) -> None:
-        self.known[item.id] = item
-        if item.sha:
-            self.by_sha.setdefault(item.sha, []).append(item.id)
-        if phash is not None:
-            self.index.add(item.id, to_unsigned(phash))
-
-    def matches(self, item: _Known, dihedral: bytes) -> dict[int, int]:
-        """Known images within the near distance of ``item``, with their hash distance."""
-        hits = self.index.search(unpack_codes(dihedral))
-        for other_id in self.by_sha.get(item.sha or "", []):
-            hits[other_id] = 0
-        return hits
+        ):
+            phash = to_unsigned(row[6]) if row[6] is not None else None
+            out[row[0]] = _Known(row[0], row[1], row[2], row[3], row[4], row[5], phash)
+    return out
 
 
-def update_owner_groups(ctx: AppContext, owner_id: int, force: bool = False) -> None:
-    """Compare the owner's analysed images with their library and regroup. Without new images
-    there is nothing to regroup unless ``force`` (after a decision or a deletion)."""
-    _prepare_pixel_digests(ctx, owner_id)
-    with Session(writer(ctx.engine), expire_on_commit=False) as session:
-        lock_owner(session, owner_id)  # one grouping per owner at a time, on any machine
-        new = session.exec(_analysed(owner_id)).all()
-        if new:
-            _compare(session, ctx, owner_id, list(new))
-        if new or force:
-            regroup(session, owner_id)
-        session.commit()
-    if len(new) == BATCH:
-        ctx.jobs.enqueue(TASK_NAME, owner_id=owner_id)
+def _hash_hits(
+    library: HashLibrary, new: list[Image]
+) -> tuple[dict[int, dict[int, int]], dict[int, list[int]]]:
+    """Each new image's neighbours by hash among the library and the new images before it;
+    and each new image's eight hash variants."""
+    hits: dict[int, dict[int, int]] = {}
+    codes: dict[int, list[int]] = {}
+    for image in new:
+        assert image.id is not None and image.phash is not None and image.phash_dihedral
+        codes[image.id] = unpack_codes(image.phash_dihedral)
+        hits[image.id] = library.search(codes[image.id], exclude=image.id)
+        library.add(image.id, to_unsigned(image.phash))
+    return hits, codes
 
 
-def _analysed(owner_id: int) -> SelectOfScalar[Image]:
+def analysed(owner_id: int) -> SelectOfScalar[Image]:
+    """The next batch of the person's images waiting to be compared."""
     return (
         select(Image)
         .where(Image.owner_id == owner_id, Image.state == ImageState.ANALYSED)
@@ -133,34 +112,33 @@ def _analysed(owner_id: int) -> SelectOfScalar[Image]:
     )
 
 
-def _prepare_pixel_digests(ctx: AppContext, owner_id: int) -> None:
+def prepare_pixel_digests(ctx: AppContext, owner_id: int) -> None:
     """Decode at full size, before any lock is taken, the images whose pixels the comparison
     will need; the locked phase then finds their digests stored (and stays short)."""
     todo: dict[int, _Known] = {}
     with Session(ctx.engine) as session:
-        new = session.exec(_analysed(owner_id)).all()
+        new = list(session.exec(analysed(owner_id)).all())
         if not new:
             return
-        library = _Library.load(session, owner_id, ctx.settings.near_distance)
-    for image in new:
-        me = _Known.of(image)
-        if me.id in library.known:  # grouped by another worker between the two reads
-            continue
-        if image.phash_dihedral:
-            for other_id in library.matches(me, image.phash_dihedral):
-                other = library.known[other_id]
-                if me.may_be_identical(other):
-                    todo.update({k.id: k for k in (me, other) if k.pixel_hash is None})
-        library.add(me, image.phash)
+        library = ctx.hash_libraries.of(owner_id)
+        library.refresh(session)
+        hits, _ = _hash_hits(library, new)
+        batch = {k.id: k for k in map(_Known.of, new)}
+        known = _grouped(session, owner_id, {o for h in hits.values() for o in h}) | batch
+    for image_id, neighbours in hits.items():
+        me = batch[image_id]
+        for other_id in neighbours:
+            other = known.get(other_id)
+            if other is not None and me.may_be_identical(other):
+                todo.update({k.id: k for k in (me, other) if k.pixel_hash is None})
     digests = {i: d for i, k in todo.items() if (d := _digest(ctx.store, k)) is not None}
     # One row per transaction: such a write holds no lock while it waits for another, so it
     # can never deadlock with a grouping transaction that holds many.
     for image_id, digest in sorted(digests.items()):
-        with Session(writer(ctx.engine)) as session:
+        with ctx.session(write=True) as session:
             session.execute(
                 sa.update(Image).where(col(Image.id) == image_id).values(pixel_hash=digest)
             )
-            session.commit()
 
 
 @dataclass
@@ -173,17 +151,26 @@ class _Pair:
     semantic: float | None = None
 
 
-def _compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) -> None:
-    library = _Library.load(session, owner_id, ctx.settings.near_distance)
+def compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) -> set[int]:
+    """Find and store the pairs that the new images form with the library and with each other;
+    the new images become READY (in this grouping run, ``seq``). Returns the images of the
+    pairs stored: their groups need rebuilding."""
+    library = ctx.hash_libraries.of(owner_id)
+    library.refresh(session)  # under the owner's lock: every earlier run is visible
+    hits, codes = _hash_hits(library, new)
+    vector_hits = _vector_neighbours(session, ctx, owner_id, list(codes))
+    batch = {k.id: k for k in map(_Known.of, new)}
+    others = {o for h in hits.values() for o in h} | {o for _, o, _, _ in vector_hits}
+    known = _grouped(session, owner_id, others - set(batch)) | batch
+
     found: dict[tuple[int, int], _Pair] = {}
-    codes: dict[int, list[int]] = {}
-    for image in new:
-        assert image.phash is not None and image.phash_dihedral
-        me = _Known.of(image)
-        codes[me.id] = unpack_codes(image.phash_dihedral)
-        for other_id, distance in library.matches(me, image.phash_dihedral).items():
-            other = library.known[other_id]
-            evidence = found.setdefault(pair(me.id, other_id), _Pair())
+    for image_id, neighbours in hits.items():
+        me = batch[image_id]
+        for other_id, distance in neighbours.items():
+            other = known.get(other_id)
+            if other is None:
+                continue  # deleted or sent back to the models since the index saw it
+            evidence = found.setdefault(pair(image_id, other_id), _Pair())
             evidence.hash_distance = distance
             if me.sha is not None and me.sha == other.sha:
                 evidence.identical = True
@@ -191,16 +178,25 @@ def _compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image])
                 session, ctx.store, other
             ):
                 evidence.identical = True
-        library.add(me, image.phash)
-        image.state = ImageState.READY
+    for image_id, other_id, kind, similarity in vector_hits:
+        if other_id == image_id or other_id not in known:
+            continue
+        evidence = found.setdefault(pair(image_id, other_id), _Pair())
+        if kind == "copy":
+            evidence.copy = max(evidence.copy or -1.0, similarity)
+        else:
+            evidence.semantic = max(evidence.semantic or -1.0, similarity)
+
+    seq = _next_seq(session, owner_id)
+    for image in new:
+        image.state, image.grouped_seq = ImageState.READY, seq
         session.add(image)
-    _vector_neighbours(session, ctx, owner_id, codes, library, found)
     thresholds = _thresholds(ctx)
     people = _people(session, ctx, found) if thresholds.check_people else {}
     edges: list[_Stored] = []
     for (a, b), ev in found.items():
         if ev.hash_distance is None:  # found by a model only: still say how far the hashes are
-            ev.hash_distance = _hash_distance(codes, library, a, b)
+            ev.hash_distance = _hash_distance(codes, known, a, b)
         counts = (people[a], people[b]) if a in people and b in people else None
         tier = classify(
             Evidence(ev.identical, ev.hash_distance, ev.copy, ev.semantic, counts), thresholds
@@ -210,10 +206,19 @@ def _compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image])
             edges.append(_Stored(a, b, tier, bits, ev.copy, ev.semantic))
     _store_edges(session, owner_id, edges)
     count_progress(session, done=[i.job_id for i in new], failed=[])
+    return {i for e in edges for i in (e.a, e.b)}
+
+
+def _next_seq(session: Session, owner_id: int) -> int:
+    """This grouping run's number for the owner (runs are serialised by the owner's lock)."""
+    last = session.execute(
+        sa.select(sa.func.max(col(Image.grouped_seq))).where(col(Image.owner_id) == owner_id)
+    ).scalar()
+    return int(last or 0) + 1
 
 
 def _thresholds(ctx: AppContext) -> Thresholds:
-    s, models = ctx.settings, ctx.models
+    s, models = ctx.settings, ctx.ml
     return Thresholds(
         near_distance=s.near_distance,
         near_copy=s.near_copy_similarity if models.copy is not None else 2.0,
@@ -224,30 +229,27 @@ def _thresholds(ctx: AppContext) -> Thresholds:
 
 
 def _vector_neighbours(
-    session: Session,
-    ctx: AppContext,
-    owner_id: int,
-    codes: dict[int, list[int]],
-    library: _Library,
-    found: dict[tuple[int, int], _Pair],
-) -> None:
-    """Each new image's nearest neighbours by each embedding model, among the grouped images
-    and this batch (the others find this batch when their own turn comes)."""
+    session: Session, ctx: AppContext, owner_id: int, new: list[int]
+) -> list[tuple[int, int, str, float]]:
+    """Each new image's nearest neighbours by each embedding model, as (image, neighbour,
+    "copy" | "semantic", similarity): among the grouped images and this batch (the others
+    find this batch when their own turn comes)."""
     thresholds = _thresholds(ctx)
     searches = []
-    if ctx.models.copy is not None:
+    if ctx.ml.copy is not None:
         floor = thresholds.near_copy
         if thresholds.similar_semantic is None and thresholds.similar_copy is not None:
             floor = min(floor, thresholds.similar_copy)
-        searches.append((ctx.models.copy.identity, floor, "copy"))
-    if ctx.models.clip is not None and thresholds.similar_semantic is not None:
-        searches.append((ctx.models.clip.identity, thresholds.similar_semantic, "semantic"))
+        searches.append((ctx.ml.copy.identity, floor, "copy"))
+    if ctx.ml.clip is not None and thresholds.similar_semantic is not None:
+        searches.append((ctx.ml.clip.identity, thresholds.similar_semantic, "semantic"))
+    out: list[tuple[int, int, str, float]] = []
     for model_name, floor, kind in searches:
         rows = session.execute(
             sa.select(col(ImageEmbedding.image_id), col(ImageEmbedding.vector)).where(
                 col(ImageEmbedding.owner_id) == owner_id,
                 col(ImageEmbedding.model_name) == model_name,
-                col(ImageEmbedding.image_id).in_(list(codes)),
+                col(ImageEmbedding.image_id).in_(new),
             )
         ).all()
         if not rows:
@@ -257,23 +259,19 @@ def _vector_neighbours(
             session, owner_id, model_name, queries, ctx.settings.neighbours, floor
         )
         for (image_id, _), neighbours in zip(rows, hits, strict=True):
-            for hit in neighbours:
-                if hit.image_id == image_id or hit.image_id not in library.known:
-                    continue
-                evidence = found.setdefault(pair(image_id, hit.image_id), _Pair())
-                if kind == "copy":
-                    evidence.copy = max(evidence.copy or -1.0, hit.similarity)
-                else:
-                    evidence.semantic = max(evidence.semantic or -1.0, hit.similarity)
+            out.extend((image_id, hit.image_id, kind, hit.similarity) for hit in neighbours)
+    return out
 
 
-def _hash_distance(codes: dict[int, list[int]], library: _Library, a: int, b: int) -> int | None:
+def _hash_distance(
+    codes: dict[int, list[int]], known: dict[int, _Known], a: int, b: int
+) -> int | None:
     """The best of the eight flips and turns of one image against the other's hash."""
     mine, other = (a, b) if a in codes else (b, a)
-    target = library.known[other].phash
+    target = known[other].phash if other in known else None
     if target is None or mine not in codes:
         return None
-    return min(bin(code ^ target).count("1") for code in codes[mine])
+    return min(hamming(code, target) for code in codes[mine])
 
 
 def _people(
@@ -281,7 +279,7 @@ def _people(
 ) -> dict[int, int]:
     """Prominent persons per image, for the images of candidate pairs that the current
     detector has looked at (an image it found nothing in counts 0)."""
-    detector = ctx.models.detector
+    detector = ctx.ml.detector
     if detector is None or not found:
         return {}
     ids = sorted({i for p in found for i in p})

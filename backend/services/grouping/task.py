@@ -1,0 +1,27 @@
+"""Task: group a person's newly analysed images, and rebuild the groups that changed."""
+
+from __future__ import annotations
+
+from backend.db.locks import lock_owner
+from backend.services.context import AppContext
+from backend.services.grouping.compare import BATCH, analysed, compare, prepare_pixel_digests
+from backend.services.grouping.marks import take_marks
+from backend.services.grouping.regroup import regroup
+from backend.services.job_queue import enqueue_job
+from backend.services.pipeline import GROUP
+
+
+def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
+    """Compare the owner's analysed images with their library, then rebuild the groups of the
+    components that the new pairs and the marked images (deletions, decisions) touch."""
+    prepare_pixel_digests(ctx, owner_id)
+    with ctx.session(write=True) as session:
+        lock_owner(session, owner_id)  # one grouping per owner at a time, on any machine
+        changed = take_marks(session, owner_id)
+        new = session.exec(analysed(owner_id)).all()
+        if new:
+            changed |= compare(session, ctx, owner_id, list(new))
+        if changed:
+            regroup(session, owner_id, changed)
+        if len(new) == BATCH:  # more are waiting: the next batch, once this one committed
+            enqueue_job(session, GROUP, owner_id=owner_id)
