@@ -58,6 +58,11 @@ class ImageOut(BaseModel):
     taken_at: datetime | None
     camera_make: str | None
     camera_model: str | None
+    source_url: str | None = None  # the photo where it came from (e.g. Google Photos)
+    albums: list[str] = Field(default_factory=list)
+    description: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
     trashed: bool
     job_id: int | None
     created_at: datetime
@@ -81,6 +86,11 @@ class ImageOut(BaseModel):
             taken_at=image.taken_at,
             camera_make=image.camera_make,
             camera_model=image.camera_model,
+            source_url=image.source_url,
+            albums=list(image.albums or []),
+            description=image.description,
+            latitude=image.latitude,
+            longitude=image.longitude,
             trashed=image.trashed_at is not None,
             job_id=image.job_id,
             created_at=image.created_at,

@@ -14,6 +14,7 @@ class IngestionMode(StrEnum):
     API = "API"
     UPLOAD = "UPLOAD"
     FOLDER = "FOLDER"  # `dupfinder scan`: files read in place, never copied
+    TAKEOUT = "TAKEOUT"  # a Google Takeout archive
 
 
 class ImageState(StrEnum):
@@ -61,6 +62,13 @@ class Image(SQLModel, table=True):
     camera_make: str | None = Field(default=None, max_length=120)
     camera_model: str | None = Field(default=None, max_length=120)
     exif_fields: int = 0
+    # What the source said about the photo (Google Photos, a Takeout sidecar, a scraped page):
+    # the link back to it, its albums, caption and place. EXIF wins where both say something.
+    source_url: str | None = Field(default=None, max_length=2048)
+    albums: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    description: str | None = Field(default=None, max_length=2000)
+    latitude: float | None = None
+    longitude: float | None = None
     # The detector that looked at the image (even when it found nothing): "0 people" is known
     # only then, and a detector change re-detects every image.
     objects_model: str | None = Field(default=None, max_length=120)

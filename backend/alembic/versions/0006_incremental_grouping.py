@@ -24,7 +24,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("image", schema=None) as batch_op:
         batch_op.add_column(sa.Column("grouped_seq", sa.BigInteger(), nullable=True))
-        batch_op.create_index("ix_image_owner_grouped_seq", ["owner_id", "grouped_seq"])
+    op.create_index("ix_image_owner_grouped_seq", "image", ["owner_id", "grouped_seq"])
     op.create_table(
         "regroup_mark",
         sa.Column("owner_id", sa.Integer(), nullable=False),
@@ -49,6 +49,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("regroup_mark")
+    op.drop_index("ix_image_owner_grouped_seq", table_name="image")
     with op.batch_alter_table("image", schema=None) as batch_op:
-        batch_op.drop_index("ix_image_owner_grouped_seq")
         batch_op.drop_column("grouped_seq")

@@ -75,9 +75,10 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
                 "format": features.format,
                 "frames": features.frames,
                 "is_greyscale": features.is_greyscale,
-                "taken_at": meta.taken_at,
-                "camera_make": meta.camera_make,
-                "camera_model": meta.camera_model,
+                # EXIF first; what the source said (Google's metadata) where EXIF is silent.
+                "taken_at": meta.taken_at or image.taken_at,
+                "camera_make": meta.camera_make or image.camera_make,
+                "camera_model": meta.camera_model or image.camera_model,
                 "exif_fields": meta.exif_fields,
                 "thumbnail_key": thumb,
                 "state": state,
