@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run a Celery worker (distributed mode)")
     worker.add_argument(
         "--queues",
-        default="cpu,model,grouping",
+        default="ingest,cpu,model,grouping",
         help="comma-separated queues to consume (default: all)",
     )
     worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)

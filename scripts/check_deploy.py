@@ -27,7 +27,7 @@ NO_COMPOSE = 3
 
 API_COMMAND = ["dupfinder", "serve", "--host", "0.0.0.0", "--port", "8000"]
 MIGRATE_COMMAND = ["dupfinder", "migrate"]
-WORKER_QUEUES = {"worker": "cpu,grouping", "worker-model": "model"}
+WORKER_QUEUES = {"worker": "ingest,cpu,grouping", "worker-model": "model"}
 PYTHON_SERVICES = ("migrate", "app", "worker", "worker-model")
 BLOB_SERVICES = ("app", "worker", "worker-model")
 

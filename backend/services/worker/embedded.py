@@ -38,6 +38,8 @@ class EmbeddedWorker:
         check_registry(registry)
         self.registry = registry
         self._pools = {
+            # Fetching waits on the network, not the CPU: a couple of threads of its own.
+            "ingest": ThreadPoolExecutor(2, thread_name_prefix="dupfinder-ingest"),
             "cpu": ThreadPoolExecutor(threads, thread_name_prefix="dupfinder-cpu"),
             "model": ThreadPoolExecutor(1, thread_name_prefix="dupfinder-model"),
             "grouping": ThreadPoolExecutor(1, thread_name_prefix="dupfinder-group"),

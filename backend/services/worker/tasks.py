@@ -20,9 +20,10 @@ from backend.services.storage.cleanup import delete_unreferenced
 
 log = logging.getLogger(__name__)
 TaskFn = Callable[..., None]
-# "cpu" for image work, "model" for inference (one task at a time per process: ONNX Runtime
-# uses every core itself), "grouping" runs one task at a time per owner.
-QUEUES = ("cpu", "model", "grouping")
+# "ingest" for fetching photos from elsewhere (network-bound: Google Photos, Takeout archives,
+# scraped URLs), "cpu" for image work, "model" for inference (one task at a time per process:
+# ONNX Runtime uses every core itself), "grouping" runs one task at a time per owner.
+QUEUES = ("ingest", "cpu", "model", "grouping")
 
 
 @dataclass(frozen=True)
