@@ -13,6 +13,13 @@ from backend.models.duplicate import (
     Verdict,
 )
 from backend.models.embedding import ImageEmbedding
+from backend.models.google import (
+    PICK_OPEN,
+    GoogleConnection,
+    GoogleOAuthState,
+    GooglePick,
+    PickState,
+)
 from backend.models.image import Image, ImageState, IngestionMode
 from backend.models.job import Job, JobState
 from backend.models.user import User
@@ -21,6 +28,9 @@ __all__ = [
     "DuplicateGroup",
     "GroupDecision",
     "GroupMember",
+    "GoogleConnection",
+    "GoogleOAuthState",
+    "GooglePick",
     "GroupStatus",
     "Image",
     "ImageEmbedding",
@@ -30,7 +40,9 @@ __all__ = [
     "IngestionMode",
     "Job",
     "JobState",
+    "PICK_OPEN",
     "PairDecision",
+    "PickState",
     "RegroupMark",
     "User",
     "Verdict",
