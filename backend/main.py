@@ -13,7 +13,7 @@ from backend import __version__
 from backend.api.docs import install_docs
 from backend.api.errors import AUTH_RESPONSES, install_error_handlers
 from backend.api.limits import BodySizeLimit
-from backend.api.routes import auth, duplicates, health, images, jobs
+from backend.api.routes import auth, duplicates, health, images, jobs, scraped
 from backend.config import Settings
 from backend.runtime import Runtime, build_runtime
 
@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(auth.router)
-    for module in (images, jobs, duplicates):  # every one of these needs a signed-in person
+    # Every one of these needs a signed-in person.
+    for module in (images, scraped, jobs, duplicates):
         v1.include_router(module.router, responses=AUTH_RESPONSES)
     app.include_router(v1)
     app.include_router(health.router)

@@ -48,6 +48,7 @@ class ImageOut(BaseModel):
     id: int
     filename: str
     source: IngestionMode
+    source_id: str | None = None  # the id at the source (a Google Photos id when scraped)
     status: ImageState
     error: str | None
     width: int | None
@@ -76,6 +77,7 @@ class ImageOut(BaseModel):
             id=image.id,
             filename=image.filename,
             source=image.source,
+            source_id=image.source_id if image.source != "FOLDER" else None,
             status=image.state,
             error=image.error,
             width=image.width,

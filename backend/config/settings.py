@@ -32,10 +32,28 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", alias="DATABASE_URL")
     celery_broker_url: str = Field(default="", alias="CELERY_BROKER_URL")
     celery_backend_url: str = Field(default="", alias="CELERY_BACKEND_URL")
-    google_photos_url: str = Field(
-        default="https://photoslibrary.googleapis.com", alias="GOOGLE_PHOTOS_URL"
-    )
+    # SCRAPE mode: the page `dupfinder scrape` walks, and the API it sends what it finds to.
+    google_photos_url: str = Field(default="https://photos.google.com/", alias="GOOGLE_PHOTOS_URL")
     fastapi_endpoint: str = Field(default="http://127.0.0.1:8000", alias="FASTAPI_ENDPOINT")
+    # The Chromium the scraper drives (never downloaded: Debian's `chromium` package).
+    chromium_path: str = Field(default="/usr/bin/chromium", alias="DUPFINDER_CHROMIUM")
+    # URLs the service downloads (scraped photos): https only, from these hosts (exact, or
+    # "*.example.com"), never to a private address (backend/services/fetching/safe_fetch.py).
+    fetch_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["lh3.googleusercontent.com", "photos.fife.usercontent.google.com"],
+        alias="DUPFINDER_FETCH_ALLOWED_HOSTS",
+    )
+    fetch_connect_timeout: float = Field(
+        default=10.0, gt=0, alias="DUPFINDER_FETCH_CONNECT_TIMEOUT"
+    )
+    fetch_read_timeout: float = Field(default=30.0, gt=0, alias="DUPFINDER_FETCH_READ_TIMEOUT")
+    fetch_total_timeout: float = Field(default=120.0, gt=0, alias="DUPFINDER_FETCH_TOTAL_TIMEOUT")
+    # Tests only (refused unless environment is "test"): origins such as http://127.0.0.1:8123
+    # exempt from the https and address checks, and a CA file the fetcher trusts.
+    fetch_test_origins: list[str] = Field(
+        default_factory=list, alias="DUPFINDER_FETCH_TEST_ORIGINS"
+    )
+    fetch_test_ca_file: str | None = Field(default=None, alias="DUPFINDER_FETCH_TEST_CA_FILE")
 
     # Celery: how long a killed worker's unacknowledged message waits before another gets it,
     # and how often workers sweep for work whose messages were lost (e.g. a Redis restart).
@@ -118,7 +136,12 @@ class Settings(BaseSettings):
         return SIMILAR_COPY_DEFAULTS.get(self.copy_model, 0.5)
 
     @field_validator(
-        "frontend_dir", "storage_dir", "models_dir", "similar_copy_similarity", mode="before"
+        "frontend_dir",
+        "storage_dir",
+        "models_dir",
+        "similar_copy_similarity",
+        "fetch_test_ca_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -132,6 +155,11 @@ class Settings(BaseSettings):
             self.storage_dir = self.data_dir / "blobs"
         if self.models_dir is None:
             self.models_dir = self.data_dir / "models"
+        if self.environment != "test" and (self.fetch_test_origins or self.fetch_test_ca_file):
+            raise ValueError(
+                "DUPFINDER_FETCH_TEST_ORIGINS and DUPFINDER_FETCH_TEST_CA_FILE are for tests "
+                "only: they would let the fetcher reach local addresses"
+            )
         if self.environment == "production" and (
             self.secret_key == DEV_SECRET or len(self.secret_key) < 32
         ):

@@ -18,6 +18,7 @@ class IngestionMode(StrEnum):
 
 
 class ImageState(StrEnum):
+    FETCHING = "fetching"  # a URL to download first (``fetch_url``; SCRAPE mode)
     PENDING = "pending"  # stored, waiting for analysis
     HASHED = "hashed"  # hashes known, waiting for the models (embeddings, objects)
     ANALYSED = "analysed"  # features known, not yet compared with the library
@@ -26,7 +27,7 @@ class ImageState(StrEnum):
 
 
 # On their way: stored, not yet compared and grouped.
-UNFINISHED = (ImageState.PENDING, ImageState.HASHED, ImageState.ANALYSED)
+UNFINISHED = (ImageState.FETCHING, ImageState.PENDING, ImageState.HASHED, ImageState.ANALYSED)
 
 
 class Image(SQLModel, table=True):
@@ -65,6 +66,9 @@ class Image(SQLModel, table=True):
     # What the source said about the photo (Google Photos, a Takeout sidecar, a scraped page):
     # the link back to it, its albums, caption and place. EXIF wins where both say something.
     source_url: str | None = Field(default=None, max_length=2048)
+    # While FETCHING: the address of the photo's bytes (downloaded by the safe fetcher), then
+    # cleared. ``storage_key`` is empty until then.
+    fetch_url: str | None = Field(default=None, max_length=4096)
     albums: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     description: str | None = Field(default=None, max_length=2000)
     latitude: float | None = None

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from backend.models import Image, ImageState, Job, JobState, utcnow
+from backend.models import Image, Job, JobState, utcnow
+from backend.models.image import UNFINISHED
 
 
 def count_progress(
@@ -42,11 +43,7 @@ def finish_complete_jobs(session: Session) -> None:
 def release_from_job(session: Session, image: Image) -> None:
     """The image leaves its job unfinished (deleted, or moved to a newer job): the job waits
     for one image less, and may be complete now."""
-    if image.job_id is not None and image.state in (
-        ImageState.PENDING,
-        ImageState.HASHED,
-        ImageState.ANALYSED,
-    ):
+    if image.job_id is not None and image.state in UNFINISHED:
         session.execute(
             sa.update(Job).where(col(Job.id) == image.job_id).values(total=col(Job.total) - 1)
         )

@@ -1,7 +1,8 @@
 """The pipeline as data: which task takes an image on from each state.
 
 An image moves PENDING → (features.extract) → HASHED → (models.analyse) → ANALYSED →
-(grouping.update) → READY; without models, extraction leads straight to ANALYSED. Every place
+(grouping.update) → READY (one sent as a URL starts FETCHING → (ingest.fetch) → PENDING);
+without models, extraction leads straight to ANALYSED. Every place
 that sends an image on (the tasks themselves, recovery after a crash, the sweep) reads this
 table, so a new stage is one line here plus its task.
 """
@@ -17,6 +18,7 @@ from backend.models import ImageState
 from backend.services.job_queue import JobQueue, enqueue_job
 
 # Task names: messages carry these and ids only (see services/worker/tasks.py for the handlers).
+FETCH = "ingest.fetch"  # download a sent URL (SCRAPE mode), on the network-bound queue
 EXTRACT = "features.extract"
 MODELS = "models.analyse"
 BACKFILL = "models.backfill"
@@ -36,6 +38,7 @@ class Step:
 
 
 NEXT_STEP: dict[ImageState, Step] = {
+    ImageState.FETCHING: Step(FETCH, per_owner=False),
     ImageState.PENDING: Step(EXTRACT, per_owner=False),
     ImageState.HASHED: Step(MODELS, per_owner=True),
     ImageState.ANALYSED: Step(GROUP, per_owner=True),

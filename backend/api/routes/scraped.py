@@ -1,0 +1,157 @@
+"""``POST /images/scraped``: what the SCRAPE-mode scraper found on a person's photos page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.schemas import ErrorOut
+from backend.models import ImageState
+from backend.services.errors import AppError, Invalid
+from backend.services.fetching.safe_fetch import policy_from
+from backend.services.ingestion.scraped import ScrapedItem, ScrapedResult, ingest_scraped
+
+router = APIRouter(prefix="/images", tags=["images"])
+
+
+class ScrapedItemIn(BaseModel):
+    source_id: Annotated[str, Field(max_length=200, description="the Google Photos id")]
+    url: Annotated[str | None, Field(max_length=4096, description="the image's address")] = None
+    filename: Annotated[str | None, Field(max_length=255)] = None
+    taken_at: datetime | None = None
+    width: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    height: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    page_url: Annotated[str | None, Field(max_length=2048, description="the link back")] = None
+
+
+class ScrapedIn(BaseModel):
+    items: list[ScrapedItemIn]
+
+
+class ScrapedAccepted(BaseModel):
+    source_id: str
+    image_id: int
+    status: ImageState
+    new: bool  # false: the id was known already and nothing was created
+
+
+class ScrapedRejected(BaseModel):
+    source_id: str
+    reason: str
+
+
+class ScrapedOut(BaseModel):
+    job_id: int
+    accepted: list[ScrapedAccepted]
+    rejected: list[ScrapedRejected]
+
+
+_ITEMS_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/ScrapedIn"}
+OPENAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _ITEMS_SCHEMA},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["items"],
+                    "properties": {
+                        "items": {"type": "string", "description": "the JSON document"},
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "the bytes of items sent without a url; each "
+                            "part's filename is its item's source_id",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _parse_items(raw: bytes | str) -> ScrapedIn:
+    try:
+        return ScrapedIn.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise Invalid(f"the items are not valid: {where}: {first['msg']}") from None
+
+
+async def _read_body(request: Request, max_items: int, max_bytes: int) -> list[ScrapedItem]:
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    blobs: dict[str, bytes | None] = {}
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=max_items, max_fields=max_items + 10)
+        raw = form.get("items")
+        if not isinstance(raw, str):
+            raise Invalid("the multipart body has no `items` field with the JSON document")
+        parsed = _parse_items(raw)
+        for part in form.getlist("files"):
+            if isinstance(part, UploadFile) and part.filename:
+                chunk = await part.read(max_bytes + 1)
+                blobs[part.filename] = chunk if len(chunk) <= max_bytes else None
+                await part.close()
+    elif kind == "application/json":
+        body = await request.body()
+        parsed = _parse_items(body)
+    else:
+        raise AppError("send application/json or multipart/form-data", 415)
+    if len(parsed.items) > max_items:
+        raise Invalid(f"{len(parsed.items)} items sent; send at most {max_items} per request")
+    items = []
+    for item in parsed.items:
+        sent = item.source_id in blobs
+        data = blobs.get(item.source_id)
+        items.append(
+            ScrapedItem(
+                **item.model_dump(),
+                data=data,
+                too_large=sent and data is None,
+            )
+        )
+    return items
+
+
+@router.post(
+    "/scraped",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ScrapedOut,
+    responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    openapi_extra=OPENAPI_BODY,
+)
+async def scraped(
+    request: Request, user: CurrentUser, session: SessionDep, ctx: CtxDep
+) -> ScrapedOut:
+    """Photos found by the scraper (`dupfinder scrape`): JSON `{items: [...]}`, or multipart
+    with the same document in the `items` field and the bytes of the items sent without a
+    URL as `files` parts (filename: the item's `source_id`). Known ids create nothing new."""
+    settings = ctx.settings
+    items = await _read_body(request, settings.max_files_per_upload, settings.max_upload_bytes)
+    result: ScrapedResult = await run_in_threadpool(
+        ingest_scraped,
+        session,
+        ctx.store,
+        settings.decode_limits,
+        policy_from(settings),
+        owner_id(user),
+        items,
+    )
+    assert result.job.id is not None
+    return ScrapedOut(
+        job_id=result.job.id,
+        accepted=[
+            ScrapedAccepted(source_id=a.source_id, image_id=a.image_id, status=a.state, new=a.new)
+            for a in result.accepted
+        ],
+        rejected=[ScrapedRejected(source_id=s, reason=r) for s, r in result.rejected],
+    )
