@@ -14,7 +14,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 from PIL import Image, UnidentifiedImageError
+
+# HEIC/HEIF (iPhones, Google Photos) through libheif, registered once for every reader of
+# images (uploads, folder scans, Takeout). libheif applies the file's own rotation and mirror
+# while decoding and then reports orientation 1, so pictures come out upright exactly once.
+# AVIF is Pillow's own (Pillow 11.3+, built with libavif).
+pillow_heif.register_heif_opener()
 
 # Formats a camera, phone or photo service produces; anything else is "not a photo we read".
 EXTENSIONS: dict[str, frozenset[str]] = {
@@ -25,8 +32,34 @@ EXTENSIONS: dict[str, frozenset[str]] = {
     "GIF": frozenset({".gif"}),
     "BMP": frozenset({".bmp", ".dib"}),
     "TIFF": frozenset({".tif", ".tiff"}),
+    "HEIF": frozenset({".heic", ".heif", ".hif"}),
+    "AVIF": frozenset({".avif", ".avifs"}),
 }
 IMAGE_EXTENSIONS: frozenset[str] = frozenset().union(*EXTENSIONS.values())
+# Phones and Google Photos name JPEG bytes ".heic" (a converted download, "most compatible"
+# exports): such a file is read by its content, not refused as renamed.
+_CONTENT_WINS = {".heic": {"JPEG", "MPO"}, ".heif": {"JPEG", "MPO"}, ".hif": {"JPEG", "MPO"}}
+# The video half of a Live Photo / Motion Photo and other videos: skipped, never decoded.
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".mov",
+        ".mp4",
+        ".m4v",
+        ".3gp",
+        ".3g2",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".mts",
+        ".m2ts",
+        ".mpg",
+        ".mpeg",
+        ".wmv",
+        ".flv",
+        ".mp",
+    }
+)
+VIDEO_REASON = "videos are not analysed"
 _FORMAT_NAMES = {"MPO": "JPEG"}
 _TRANSPOSING = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
@@ -95,8 +128,14 @@ def _orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def is_video_name(filename: str | None) -> bool:
+    return bool(filename) and os.path.splitext(filename or "")[1].lower() in VIDEO_EXTENSIONS
+
+
 def probe(data: bytes, filename: str | None, limits: DecodeLimits) -> ImageHeader:
     """Check what can be checked from the header alone (cheap enough for an upload request)."""
+    if is_video_name(filename):
+        raise ImageRejected(VIDEO_REASON)
     if not data:
         raise ImageRejected("the file is empty (0 bytes)")
     if len(data) > limits.max_bytes:
@@ -107,11 +146,16 @@ def probe(data: bytes, filename: str | None, limits: DecodeLimits) -> ImageHeade
     fmt = im.format or ""
     if fmt not in EXTENSIONS:
         raise ImageRejected(
-            f"{fmt or 'this'} files are not supported; send JPEG, PNG, WebP, " "GIF, BMP or TIFF"
+            f"{fmt or 'this'} files are not supported; send JPEG, PNG, WebP, GIF, BMP, TIFF, "
+            "HEIC or AVIF"
         )
     if filename:
         ext = os.path.splitext(filename)[1].lower()
-        if ext in IMAGE_EXTENSIONS and ext not in EXTENSIONS[fmt]:
+        if (
+            ext in IMAGE_EXTENSIONS
+            and ext not in EXTENSIONS[fmt]
+            and fmt not in _CONTENT_WINS.get(ext, ())
+        ):
             shown = _FORMAT_NAMES.get(fmt, fmt)
             raise ImageRejected(
                 f"the file is a {shown} image but its name ends in {ext}; rename it and retry"
