@@ -138,6 +138,11 @@ class FailedImage(BaseModel):
     reason: str
 
 
+class SkippedFile(BaseModel):
+    name: str
+    reason: str
+
+
 class JobOut(BaseModel):
     id: int
     kind: str
@@ -148,6 +153,8 @@ class JobOut(BaseModel):
     failures: list[FailedImage]
     created_at: datetime
     finished_at: datetime | None
+    message: str | None = None  # a summary, or why the whole batch failed
+    skipped: list[SkippedFile] = []  # files left out on purpose (videos, trashed photos…)
 
 
 class KeeperOut(BaseModel):

@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=150_000_000, alias="DUPFINDER_MAX_IMAGE_PIXELS")
     max_request_bytes: int = Field(default=2 * 1024**3, alias="DUPFINDER_MAX_REQUEST_BYTES")
     max_files_per_upload: int = Field(default=500, alias="DUPFINDER_MAX_FILES_PER_UPLOAD")
+    # Google Takeout import (POST /api/v1/imports/takeout, `dupfinder import-takeout`).
+    # A request's archives together (its own body limit, over DUPFINDER_MAX_REQUEST_BYTES).
+    max_takeout_bytes: int = Field(default=64 * 1024**3, gt=0, alias="DUPFINDER_MAX_TAKEOUT_BYTES")
+    # Where uploaded archives wait for the ingest queue (default DATA_DIR/tmp/takeout); in
+    # distributed mode the API and the ingest workers must share it.
+    takeout_dir: Path | None = Field(default=None, alias="DUPFINDER_TAKEOUT_DIR")
+    # Zip-bomb guards: what all members may unpack to, and how much a member may grow.
+    takeout_max_unpacked_bytes: int = Field(
+        default=256 * 1024**3, gt=0, alias="DUPFINDER_TAKEOUT_MAX_UNPACKED_BYTES"
+    )
+    takeout_max_ratio: int = Field(default=100, ge=2, alias="DUPFINDER_TAKEOUT_MAX_RATIO")
+    takeout_max_members: int = Field(default=500_000, ge=1, alias="DUPFINDER_TAKEOUT_MAX_MEMBERS")
+    # Photos in Google Photos' trash are left out unless this is set.
+    takeout_include_trashed: bool = Field(default=False, alias="DUPFINDER_TAKEOUT_INCLUDE_TRASHED")
     worker_threads: int = Field(default=0, alias="DUPFINDER_WORKER_THREADS")  # 0: one per core
     # Perceptual-hash distance (of 64 bits) at or under which two pictures are the same photo.
     # Calibrated on the shared benchmark: see bench/RESULTS.md.
@@ -141,6 +155,7 @@ class Settings(BaseSettings):
         "models_dir",
         "similar_copy_similarity",
         "fetch_test_ca_file",
+        "takeout_dir",
         mode="before",
     )
     @classmethod
@@ -185,6 +200,11 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         assert self.storage_dir is not None  # filled by the validator
         return self.storage_dir
+
+    @property
+    def takeout_folder(self) -> Path:
+        """Where uploaded Takeout archives wait for their import."""
+        return self.takeout_dir or self.data_dir / "tmp" / "takeout"
 
     @property
     def model_dir(self) -> Path:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from backend.models.base import str_enum, timestamp, utcnow
@@ -29,3 +31,7 @@ class Job(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_type=timestamp())
     finished_at: datetime | None = Field(default=None, sa_type=timestamp())
+    # A summary, or why the whole batch failed (e.g. a hostile Takeout archive).
+    message: str | None = Field(default=None, max_length=2000)
+    # Files left out on purpose ([{"name", "reason"}]: videos, photos in the trash…).
+    skipped: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)

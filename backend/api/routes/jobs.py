@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from backend.api.deps import CurrentUser, SessionDep, owner_id
-from backend.api.schemas import ErrorOut, FailedImage, JobOut
+from backend.api.schemas import ErrorOut, FailedImage, JobOut, SkippedFile
 from backend.models import Image, ImageState, Job
 from backend.services.scoping import get_owned
 
@@ -30,6 +30,11 @@ def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobOut:
         failed=job.failed,
         created_at=job.created_at,
         finished_at=job.finished_at,
+        message=job.message,
+        skipped=[
+            SkippedFile(name=str(s.get("name", "")), reason=str(s.get("reason", "")))
+            for s in job.skipped or []
+        ],
         failures=[
             FailedImage(image_id=i.id, filename=i.filename, reason=i.error or "")
             for i in failed
