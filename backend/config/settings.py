@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     similar_copy_similarity: float | None = Field(
         default=None, ge=0, le=1, alias="DUPFINDER_SIMILAR_COPY_SIMILARITY"
     )
+    # Verify every would-be near pair (core/verify.py): one transform must explain the picture,
+    # else it is another shot of the scene (similar tier). Off: the copy signals alone decide.
+    verify_copies: bool = Field(default=True, alias="DUPFINDER_VERIFY_COPIES")
+    # Bursts without CLIP: one camera, at most this many seconds apart (EXIF), and hashes
+    # alike; 0 turns the rule off.
+    burst_seconds: float = Field(default=10.0, ge=0, alias="DUPFINDER_BURST_SECONDS")
     # Two shots with different people counts are not "the same shot" (similar tier only).
     similar_object_check: bool = Field(default=True, alias="DUPFINDER_SIMILAR_OBJECT_CHECK")
     # Each new image looks at this many nearest neighbours per model (as Immich does).

@@ -11,12 +11,19 @@ benchmark calibrates the numbers (docs/models.md, bench/RESULTS.md).
   no CLIP model, SSCD at a looser threshold; and never when the two shots show a different
   number of prominent people (a group photo and a portrait taken there are not "the same
   shot"; passers-by in the background do not count).
+
+A pair that would be near but is known to be two shots (geometric verification found parallax
+or motion no single transform explains, or EXIF says two captures: different capture moments,
+ImageUniqueIDs or shutter counts) is never near: it is judged for the similar tier, where it
+belongs. So is a burst that no copy signal finds: the same camera, seconds apart, and pictures
+alike by their hashes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from backend.core.grouping import Tier
 
@@ -28,6 +35,10 @@ class Thresholds:
     similar_copy: float | None  # SSCD cosine when no CLIP model serves the similar tier
     similar_semantic: float | None  # CLIP cosine
     check_people: bool = True
+    # Bursts without a semantic model: the same camera at most this many seconds apart, and
+    # hashes at most this many bits apart (None: no burst rule).
+    burst_seconds: float | None = None
+    burst_distance: int = 22
 
 
 @dataclass(frozen=True)
@@ -37,30 +48,98 @@ class Evidence:
     copy: float | None = None  # SSCD cosine similarity
     semantic: float | None = None  # CLIP cosine similarity
     people: tuple[int, int] | None = None  # persons detected in each, when both were analysed
+    other_shot: bool = False  # verification or EXIF says two shots (see ``different_shots``)
+    seconds_apart: float | None = None  # capture times by one camera, when both are known
 
 
 def classify(e: Evidence, t: Thresholds) -> Tier | None:
     if e.identical:
         return Tier.EXACT
-    if e.hash_distance is not None and e.hash_distance <= t.near_distance:
+    near = (e.hash_distance is not None and e.hash_distance <= t.near_distance) or (
+        e.copy is not None and e.copy >= t.near_copy
+    )
+    if near and not e.other_shot:
         return Tier.NEAR
-    if e.copy is not None and e.copy >= t.near_copy:
-        return Tier.NEAR
+    burst = (
+        t.burst_seconds is not None
+        and e.seconds_apart is not None
+        and e.seconds_apart <= t.burst_seconds
+        and e.hash_distance is not None
+        and e.hash_distance <= t.burst_distance
+    )
     similar = (
-        e.semantic is not None
-        and t.similar_semantic is not None
-        and e.semantic >= t.similar_semantic
-    ) or (
-        t.similar_semantic is None
-        and e.copy is not None
-        and t.similar_copy is not None
-        and e.copy >= t.similar_copy
+        near
+        or burst
+        or (
+            e.semantic is not None
+            and t.similar_semantic is not None
+            and e.semantic >= t.similar_semantic
+        )
+        or (
+            t.similar_semantic is None
+            and e.copy is not None
+            and t.similar_copy is not None
+            and e.copy >= t.similar_copy
+        )
     )
     if not similar:
         return None
     if t.check_people and e.people is not None and e.people[0] != e.people[1]:
         return None
     return Tier.SIMILAR
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What EXIF says about the moment a photo was taken."""
+
+    taken_at: datetime | None = None
+    subsec: int | None = None  # set only when taken_at is DateTimeOriginal: its milliseconds
+    unique_id: str | None = None
+    shutter_count: int | None = None
+    camera: str | None = None  # make and model
+
+
+def seconds_apart(a: Capture, b: Capture) -> float | None:
+    """How far apart one camera took the two pictures, when EXIF says it for both."""
+    if a.subsec is None or b.subsec is None or not a.camera or a.camera != b.camera:
+        return None
+    assert a.taken_at is not None and b.taken_at is not None
+    delta = (a.taken_at - b.taken_at).total_seconds()
+    if a.subsec and b.subsec:  # milliseconds only when both cameras wrote them
+        delta += (a.subsec - b.subsec) / 1000
+    return abs(delta)
+
+
+def different_shots(a: Capture, b: Capture) -> str | None:
+    """Why EXIF says these are two captures, in words; None when it does not say so. Copies
+    keep or drop EXIF, they do not change it (a time-zone fix moves the time by whole quarter
+    hours, which is not counted)."""
+    if a.unique_id and b.unique_id and a.unique_id != b.unique_id:
+        return "different image ids in EXIF"
+    same_camera = bool(a.camera) and a.camera == b.camera
+    if same_camera and a.shutter_count and b.shutter_count and a.shutter_count != b.shutter_count:
+        low, high = sorted((a.shutter_count, b.shutter_count))
+        return f"shutter counts {low} and {high}"
+    delta = seconds_apart(a, b)
+    if delta is None and a.subsec is not None and b.subsec is not None:
+        assert a.taken_at is not None and b.taken_at is not None
+        delta = abs((a.taken_at - b.taken_at).total_seconds())  # two cameras, or unnamed
+    if delta and round(delta * 1000) % 900_000:
+        return f"taken {_duration(delta)} apart"
+    return None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s".replace(".0 s", " s")
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86_400:.0f} days"
 
 
 # People who count for "the same shot": detected confidently and not tiny. Passers-by far in

@@ -24,6 +24,13 @@ class ImagePair(SQLModel, table=True):
     # What else the pair was judged on, for the explanation a person sees.
     copy_similarity: float | None = None  # SSCD cosine similarity
     semantic_similarity: float | None = None  # CLIP cosine similarity
+    # Geometric verification of a would-be near pair (core/verify.py), done once: "copy",
+    # "other_shot" or "undecided"; the share of the picture one transform explains; and the
+    # check that decided the tier, in words ("taken 0.4 s apart").
+    verdict: str | None = Field(default=None, max_length=16)
+    explained: float | None = None
+    inlier_ratio: float | None = None
+    decided_by: str | None = Field(default=None, max_length=200)
 
 
 class GroupStatus(StrEnum):

@@ -63,6 +63,11 @@ class Image(SQLModel, table=True):
     camera_make: str | None = Field(default=None, max_length=120)
     camera_model: str | None = Field(default=None, max_length=120)
     exif_fields: int = 0
+    # EXIF facts that tell two shots apart (copies keep or drop EXIF, they do not change it):
+    # the capture time's milliseconds, the camera's ImageUniqueID, its shutter count.
+    taken_subsec: int | None = None
+    unique_id: str | None = Field(default=None, max_length=64)
+    shutter_count: int | None = Field(default=None, sa_type=sa.BigInteger)
     # What the source said about the photo (Google Photos, a Takeout sidecar, a scraped page):
     # the link back to it, its albums, caption and place. EXIF wins where both say something.
     source_url: str | None = Field(default=None, max_length=2048)

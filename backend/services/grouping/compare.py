@@ -6,19 +6,36 @@ distance (all eight flips and turns) and the owner's vector index for its neares
 by each model (SSCD copy detection, CLIP), so a batch costs index lookups and a read of the
 rows it hits, not a read of the library. The evidence gathered for each pair decides its tier
 (``core.evidence``) and is stored to explain it.
+
+A pair that would be near (the same photograph) is verified first (``core.verify``): one
+transform of the image plane must explain the picture, and EXIF must not say two captures;
+otherwise it is another shot of the scene and is judged for the similar tier. The pictures are
+decoded and verified before the owner's lock is taken (``prepare_pixel_digests``), and the
+outcome is stored on the pair.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from backend.core.evidence import Evidence, Thresholds, classify, count_people
+from backend.core import verify as geometry
+from backend.core.decode import decode_reduced
+from backend.core.evidence import (
+    Capture,
+    Evidence,
+    Thresholds,
+    classify,
+    count_people,
+    different_shots,
+    seconds_apart,
+)
 from backend.core.features import pixel_digest
 from backend.core.grouping import TIER_RANK, Tier, pair
 from backend.core.perceptual import hamming, to_unsigned, unpack_codes
@@ -29,6 +46,7 @@ from backend.services.jobs import count_progress
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
 BATCH = 500
+Verified = dict[tuple[int, int], geometry.Verification]
 
 
 @dataclass
@@ -42,6 +60,7 @@ class _Known:
     pixel_hash: str | None
     storage_key: str
     phash: int | None = None  # unsigned
+    capture: Capture = Capture()
 
     @classmethod
     def of(cls, image: Image) -> _Known:
@@ -54,6 +73,14 @@ class _Known:
             image.pixel_hash,
             image.storage_key,
             to_unsigned(image.phash) if image.phash is not None else None,
+            _capture(
+                image.taken_at,
+                image.taken_subsec,
+                image.unique_id,
+                image.shutter_count,
+                image.camera_make,
+                image.camera_model,
+            ),
         )
 
     def may_be_identical(self, other: _Known) -> bool:
@@ -76,6 +103,12 @@ def _grouped(session: Session, owner_id: int, ids: Iterable[int]) -> dict[int, _
                 col(Image.pixel_hash),
                 col(Image.storage_key),
                 col(Image.phash),
+                col(Image.taken_at),
+                col(Image.taken_subsec),
+                col(Image.unique_id),
+                col(Image.shutter_count),
+                col(Image.camera_make),
+                col(Image.camera_model),
             ).where(
                 col(Image.owner_id) == owner_id,
                 col(Image.id).in_(wanted[start : start + 5000]),
@@ -83,8 +116,22 @@ def _grouped(session: Session, owner_id: int, ids: Iterable[int]) -> dict[int, _
             )
         ):
             phash = to_unsigned(row[6]) if row[6] is not None else None
-            out[row[0]] = _Known(row[0], row[1], row[2], row[3], row[4], row[5], phash)
+            capture = _capture(*row[7:13])
+            out[row[0]] = _Known(row[0], row[1], row[2], row[3], row[4], row[5], phash, capture)
     return out
+
+
+def _capture(
+    taken_at: object,
+    subsec: int | None,
+    unique_id: str | None,
+    shutter_count: int | None,
+    make: str | None,
+    model: str | None,
+) -> Capture:
+    camera = " ".join(p for p in (make, model) if p) or None
+    when = taken_at if isinstance(taken_at, datetime) else None
+    return Capture(when, subsec if when else None, unique_id, shutter_count, camera)
 
 
 def _hash_hits(
@@ -112,9 +159,15 @@ def analysed(owner_id: int) -> SelectOfScalar[Image]:
     )
 
 
-def prepare_pixel_digests(ctx: AppContext, owner_id: int) -> None:
+def prepare_pixel_digests(ctx: AppContext, owner_id: int) -> Verified:
     """Decode at full size, before any lock is taken, the images whose pixels the comparison
-    will need; the locked phase then finds their digests stored (and stays short)."""
+    will need; the locked phase then finds their digests stored (and stays short). Then verify
+    the pairs that would be near (``prepare_verification``)."""
+    _prepare_digests(ctx, owner_id)
+    return prepare_verification(ctx, owner_id)
+
+
+def _prepare_digests(ctx: AppContext, owner_id: int) -> None:
     todo: dict[int, _Known] = {}
     with Session(ctx.engine) as session:
         new = list(session.exec(analysed(owner_id)).all())
@@ -151,10 +204,15 @@ class _Pair:
     semantic: float | None = None
 
 
-def compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) -> set[int]:
-    """Find and store the pairs that the new images form with the library and with each other;
-    the new images become READY (in this grouping run, ``seq``). Returns the images of the
-    pairs stored: their groups need rebuilding."""
+def _gather(
+    session: Session,
+    ctx: AppContext,
+    owner_id: int,
+    new: list[Image],
+    pixels: Callable[[_Known], str | None],
+) -> tuple[dict[tuple[int, int], _Pair], dict[int, _Known], dict[int, list[int]]]:
+    """The candidate pairs of the new images and their evidence; the images they involve; the
+    new images' hash variants."""
     library = ctx.hash_libraries.of(owner_id)
     library.refresh(session)  # under the owner's lock: every earlier run is visible
     hits, codes = _hash_hits(library, new)
@@ -174,9 +232,7 @@ def compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) 
             evidence.hash_distance = distance
             if me.sha is not None and me.sha == other.sha:
                 evidence.identical = True
-            elif me.may_be_identical(other) and _pixels(session, ctx.store, me) == _pixels(
-                session, ctx.store, other
-            ):
+            elif me.may_be_identical(other) and pixels(me) == pixels(other) is not None:
                 evidence.identical = True
     for image_id, other_id, kind, similarity in vector_hits:
         if other_id == image_id or other_id not in known:
@@ -186,7 +242,75 @@ def compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) 
             evidence.copy = max(evidence.copy or -1.0, similarity)
         else:
             evidence.semantic = max(evidence.semantic or -1.0, similarity)
+    for (a, b), ev in found.items():
+        if ev.hash_distance is None:  # found by a model only: still say how far the hashes are
+            ev.hash_distance = _hash_distance(codes, known, a, b)
+    return found, known, codes
 
+
+def _would_be_near(ev: _Pair, t: Thresholds) -> bool:
+    """What verification looks at: a pair the copy signals alone would call near."""
+    if ev.identical:
+        return False
+    return classify(Evidence(False, ev.hash_distance, ev.copy), t) == Tier.NEAR
+
+
+def prepare_verification(ctx: AppContext, owner_id: int) -> Verified:
+    """Verify, before any lock is taken, the pairs of the waiting images that would be near;
+    each picture is decoded once at a reduced size, however many pairs it is in."""
+    if not ctx.settings.verify_copies:
+        return {}
+    thresholds = _thresholds(ctx)
+    with Session(ctx.engine) as session:
+        new = list(session.exec(analysed(owner_id)).all())
+        if not new:
+            return {}
+        found, known, _ = _gather(session, ctx, owner_id, new, lambda k: k.pixel_hash)
+        todo = [
+            p
+            for p, ev in found.items()
+            if _would_be_near(ev, thresholds)
+            and different_shots(known[p[0]].capture, known[p[1]].capture) is None
+            and not _verified_before(session, p)
+        ]
+    prepared: dict[int, geometry.Prepared | None] = {}
+    out: Verified = {}
+    for a, b in todo:
+        for i in (a, b):
+            if i not in prepared:
+                prepared[i] = _prepare_picture(ctx.store, known[i])
+        pa, pb = prepared[a], prepared[b]
+        if pa is not None and pb is not None:
+            out[(a, b)] = geometry.verify(pa, pb)
+    return out
+
+
+def _verified_before(session: Session, key: tuple[int, int]) -> bool:
+    stored = session.get(ImagePair, key)
+    return stored is not None and stored.verdict is not None
+
+
+def _prepare_picture(store: BlobStore, item: _Known) -> geometry.Prepared | None:
+    try:
+        _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE)
+    except (BlobNotFound, ValueError, OSError):
+        return None  # unreadable now: the pair stays as its evidence says
+    return geometry.prepare(picture)
+
+
+def compare(
+    session: Session,
+    ctx: AppContext,
+    owner_id: int,
+    new: list[Image],
+    verified: Verified | None = None,
+) -> set[int]:
+    """Find and store the pairs that the new images form with the library and with each other;
+    the new images become READY (in this grouping run, ``seq``). Returns the images of the
+    pairs stored: their groups need rebuilding. ``verified``: the verifications done before
+    the lock (``prepare_pixel_digests``); a pair missing there is verified here."""
+    found, known, _ = _gather(session, ctx, owner_id, new, lambda k: _pixels(session, ctx.store, k))
+    verified = dict(verified or {})
     seq = _next_seq(session, owner_id)
     for image in new:
         image.state, image.grouped_seq = ImageState.READY, seq
@@ -195,15 +319,24 @@ def compare(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) 
     people = _people(session, ctx, found) if thresholds.check_people else {}
     edges: list[_Stored] = []
     for (a, b), ev in found.items():
-        if ev.hash_distance is None:  # found by a model only: still say how far the hashes are
-            ev.hash_distance = _hash_distance(codes, known, a, b)
         counts = (people[a], people[b]) if a in people and b in people else None
-        tier = classify(
-            Evidence(ev.identical, ev.hash_distance, ev.copy, ev.semantic, counts), thresholds
+        ca, cb = known[a].capture, known[b].capture
+        check = _Check()
+        if _would_be_near(ev, thresholds):
+            check = _check(session, ctx, known, verified, (a, b))
+        evidence = Evidence(
+            ev.identical,
+            ev.hash_distance,
+            ev.copy,
+            ev.semantic,
+            counts,
+            other_shot=check.other_shot,
+            seconds_apart=seconds_apart(ca, cb),
         )
+        tier = classify(evidence, thresholds)
         if tier is not None:
             bits = 0.0 if tier == Tier.EXACT else float(ev.hash_distance or 0)
-            edges.append(_Stored(a, b, tier, bits, ev.copy, ev.semantic))
+            edges.append(_Stored(a, b, tier, bits, ev.copy, ev.semantic, check))
     _store_edges(session, owner_id, edges)
     count_progress(session, done=[i.job_id for i in new], failed=[])
     return {i for e in edges for i in (e.a, e.b)}
@@ -225,6 +358,7 @@ def _thresholds(ctx: AppContext) -> Thresholds:
         similar_copy=s.similar_copy_threshold if models.copy is not None else None,
         similar_semantic=s.similar_clip_similarity if models.clip is not None else None,
         check_people=s.similar_object_check and models.detector is not None,
+        burst_seconds=s.burst_seconds or None,
     )
 
 
@@ -314,6 +448,51 @@ def _people(
 
 
 @dataclass(frozen=True)
+class _Check:
+    """What decided whether a would-be near pair is one photograph: EXIF or verification."""
+
+    other_shot: bool = False
+    verdict: str | None = None
+    explained: float | None = None
+    inlier_ratio: float | None = None
+    decided_by: str | None = None
+
+
+def _check(
+    session: Session,
+    ctx: AppContext,
+    known: dict[int, _Known],
+    verified: Verified,
+    key: tuple[int, int],
+) -> _Check:
+    a, b = known[key[0]], known[key[1]]
+    reason = different_shots(a.capture, b.capture)
+    if reason is not None:
+        return _Check(True, geometry.Verdict.OTHER_SHOT.value, decided_by=reason)
+    if not ctx.settings.verify_copies:
+        return _Check()
+    found = verified.get(key)
+    if found is None:
+        stored = session.get(ImagePair, key)
+        if stored is not None and stored.verdict is not None:  # verified in an earlier run
+            other = stored.verdict == geometry.Verdict.OTHER_SHOT.value
+            return _Check(
+                other, stored.verdict, stored.explained, stored.inlier_ratio, stored.decided_by
+            )
+        pa, pb = _prepare_picture(ctx.store, a), _prepare_picture(ctx.store, b)
+        if pa is None or pb is None:
+            return _Check()
+        found = geometry.verify(pa, pb)  # arrived after the prepare: rare
+    return _Check(
+        found.verdict == geometry.Verdict.OTHER_SHOT,
+        found.verdict.value,
+        found.explained,
+        found.inlier_ratio,
+        found.explanation(),
+    )
+
+
+@dataclass(frozen=True)
 class _Stored:
     a: int
     b: int
@@ -321,6 +500,7 @@ class _Stored:
     distance: float
     copy: float | None
     semantic: float | None
+    check: _Check = _Check()
 
 
 def _digest(store: BlobStore, item: _Known) -> str | None:
@@ -354,6 +534,10 @@ def _store_edges(session: Session, owner_id: int, edges: Iterable[_Stored]) -> N
                     distance=edge.distance,
                     copy_similarity=edge.copy,
                     semantic_similarity=edge.semantic,
+                    verdict=edge.check.verdict,
+                    explained=edge.check.explained,
+                    inlier_ratio=edge.check.inlier_ratio,
+                    decided_by=edge.check.decided_by,
                 )
             )
             continue
@@ -362,5 +546,9 @@ def _store_edges(session: Session, owner_id: int, edges: Iterable[_Stored]) -> N
         existing.copy_similarity = edge.copy if edge.copy is not None else existing.copy_similarity
         if edge.semantic is not None:
             existing.semantic_similarity = edge.semantic
+        if edge.check.verdict is not None:
+            existing.verdict, existing.decided_by = edge.check.verdict, edge.check.decided_by
+            existing.explained = edge.check.explained
+            existing.inlier_ratio = edge.check.inlier_ratio
         session.add(existing)
     session.flush()

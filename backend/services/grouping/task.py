@@ -14,13 +14,13 @@ from backend.services.pipeline import GROUP
 def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
     """Compare the owner's analysed images with their library, then rebuild the groups of the
     components that the new pairs and the marked images (deletions, decisions) touch."""
-    prepare_pixel_digests(ctx, owner_id)
+    verified = prepare_pixel_digests(ctx, owner_id)  # before the lock: decoding is slow
     with ctx.session(write=True) as session:
         lock_owner(session, owner_id)  # one grouping per owner at a time, on any machine
         changed = take_marks(session, owner_id)
         new = session.exec(analysed(owner_id)).all()
         if new:
-            changed |= compare(session, ctx, owner_id, list(new))
+            changed |= compare(session, ctx, owner_id, list(new), verified)
         if changed:
             regroup(session, owner_id, changed)
         if len(new) == BATCH:  # more are waiting: the next batch, once this one committed

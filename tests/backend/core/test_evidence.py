@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
-from backend.core.evidence import Evidence, Thresholds, classify, count_people
+from backend.core.evidence import (
+    Capture,
+    Evidence,
+    Thresholds,
+    classify,
+    count_people,
+    different_shots,
+    seconds_apart,
+)
 from backend.core.explain import explain_pair
 from backend.core.grouping import Tier
 
@@ -60,3 +70,69 @@ def test_only_prominent_people_count() -> None:
     unsure = (0.4, 0.1, 0.1, 0.5, 0.9)
     assert count_people([subject, passer_by, unsure]) == 1
     assert count_people([]) == 0
+
+
+# --- another shot is never near ------------------------------------------------------------
+
+BURSTS = Thresholds(8, 0.65, 0.5, None, burst_seconds=10, burst_distance=22)
+
+
+def test_other_shot_leaves_near_for_similar() -> None:
+    assert classify(Evidence(hash_distance=4, other_shot=True), HASHES_ONLY) == Tier.SIMILAR
+    assert classify(Evidence(hash_distance=30, copy=0.9, other_shot=True), NO_CLIP) == (
+        Tier.SIMILAR
+    )
+    # ...and the people check applies there as to any similar pair.
+    two_people = Evidence(hash_distance=4, other_shot=True, people=(1, 2))
+    assert classify(two_people, HASHES_ONLY) is None
+    # Identical pictures are exact whatever else is said.
+    assert classify(Evidence(identical=True, other_shot=True), HASHES_ONLY) == Tier.EXACT
+
+
+def test_bursts_by_capture_time_and_hashes() -> None:
+    burst = Evidence(hash_distance=18, seconds_apart=0.4)
+    assert classify(burst, BURSTS) == Tier.SIMILAR
+    assert classify(burst, HASHES_ONLY) is None  # no burst rule configured
+    assert classify(Evidence(hash_distance=18, seconds_apart=40), BURSTS) is None
+    assert classify(Evidence(hash_distance=30, seconds_apart=0.4), BURSTS) is None
+    assert classify(Evidence(hash_distance=18), BURSTS) is None  # no capture times
+
+
+T0 = datetime(2024, 5, 1, 10, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "reason"),
+    [
+        (Capture(T0, 0, camera="X"), Capture(T0, 0, camera="X"), None),
+        (Capture(T0, 120, camera="X"), Capture(T0, 520, camera="X"), "taken 0.4 s apart"),
+        (
+            Capture(T0, 0, camera="X"),
+            Capture(T0 + timedelta(seconds=3), 0, camera="X"),
+            "taken 3 s apart",
+        ),
+        # A time-zone fix moves a copy's time by whole quarter hours: not another shot.
+        (Capture(T0, 0, camera="X"), Capture(T0 + timedelta(hours=2), 0, camera="X"), None),
+        # Milliseconds count only when both cameras wrote them.
+        (Capture(T0, 0, camera="X"), Capture(T0, 250, camera="X"), None),
+        (Capture(T0, unique_id="a1"), Capture(T0, unique_id="b2"), "different image ids in EXIF"),
+        (
+            Capture(shutter_count=1041, camera="X"),
+            Capture(shutter_count=1042, camera="X"),
+            "shutter counts 1041 and 1042",
+        ),
+        (Capture(shutter_count=1, camera="X"), Capture(shutter_count=2, camera="Y"), None),
+        # A copy that lost its EXIF says nothing.
+        (Capture(T0, 0, camera="X"), Capture(), None),
+    ],
+)
+def test_different_shots(a: Capture, b: Capture, reason: str | None) -> None:
+    assert different_shots(a, b) == reason
+    assert different_shots(b, a) == reason
+
+
+def test_seconds_apart_needs_one_camera() -> None:
+    a = Capture(T0, 100, camera="Canon EOS 5D")
+    assert seconds_apart(a, Capture(T0 + timedelta(seconds=2), 600, camera="Canon EOS 5D")) == 2.5
+    assert seconds_apart(a, Capture(T0, 600, camera="Nikon D3")) is None
+    assert seconds_apart(a, Capture(camera="Canon EOS 5D")) is None

@@ -45,3 +45,23 @@ def test_unparseable_date_is_ignored() -> None:
 
 def test_png_without_exif() -> None:
     assert meta(img.lossless_png(img.jpeg(1, (64, 48)))).taken_at is None
+
+
+def test_what_tells_two_shots_apart() -> None:
+    exif = img.camera_exif()
+    sub = exif.get_ifd(0x8769)
+    sub[0x9291] = "04"  # SubSecTimeOriginal: 40 ms
+    sub[0xA420] = "7f3a9c00d1e24b55"  # ImageUniqueID
+    sub[0x9211] = 18234  # ImageNumber
+    m = meta(img.encode(img.photo(1, (64, 48)), exif=exif))
+    assert (m.taken_subsec, m.unique_id, m.shutter_count) == (40, "7f3a9c00d1e24b55", 18234)
+
+
+def test_capture_milliseconds_only_with_date_time_original() -> None:
+    exif = img.camera_exif()
+    assert meta(img.encode(img.photo(1, (64, 48)), exif=exif)).taken_subsec == 0
+    plain = Image.Exif()
+    plain[0x0132] = "2019-02-03 04:05:06"  # DateTime: when the file was written, not taken
+    plain.get_ifd(0x8769)[0xA420] = "0" * 32  # an unset unique id
+    m = meta(img.encode(img.photo(1, (64, 48)), exif=plain))
+    assert (m.taken_subsec, m.unique_id) == (None, None)

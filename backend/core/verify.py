@@ -1,0 +1,279 @@
+"""Is this pair one photograph and its copy, or two shots of one scene? Geometric verification.
+
+A copy (resize, re-encode, crop, flip or turn, border, caption or sticker, colour edit) is
+explained by ONE transform of the image plane plus a change of tones; another shot of the same
+scene (a burst, a stereo pair, a second try) is not: parallax and motion leave parts of the
+picture that no single transform brings into line.
+
+1. Keypoints (ORB) of both pictures at a reduced size, matched with the ratio test, and one
+   similarity transform (rotation, uniform scale, translation) fitted by RANSAC; the mirror
+   image is tried too (a flipped copy), and when keypoints are too few (flat pictures), the
+   eight flips and turns by plain rescaling.
+2. The second picture is warped onto the first; over the part they share, a grid of cells is
+   compared by normalised cross-correlation (a local gain and offset: any tone curve, a colour
+   grade or greyscale, is "a photometric change"). A cell whose texture the transform explains
+   correlates highly; an edited cell (caption, sticker) or one moved by parallax does not.
+3. ``explained`` is the share of textured cells that the transform explains; the unexplained
+   cells of a copy form one compact region (the edit), those of another shot are spread.
+
+Pure: grey pixels in, a :class:`Verification` out. Thresholds are calibrated on the
+calibration part of the benchmark only (bench/verify_benchmark.py, docs/models.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+Grey = NDArray[np.uint8]
+
+LONG_SIDE = 512  # pixels of the longer side the pictures are compared at
+GRID = 16  # cells per side of the first picture
+MIN_MATCHES = 12  # keypoint matches needed to fit a transform
+RANSAC_PX = 3.0  # reprojection error of an inlier for the fit, at LONG_SIDE
+TIGHT_PX = 1.5  # ...and for the inlier ratio reported
+CELL_NCC = 0.8  # a cell is explained when the warped picture correlates this well there
+CELL_MIN_STD = 6.0  # grey levels: flatter cells say nothing either way
+CELL_MIN_VALID = 0.98  # share of a cell the warped picture must cover
+MIN_CELLS = 12  # textured shared cells needed to decide
+BLUR_SIGMA = 1.2  # both pictures are blurred a little: resampling and JPEG noise do not count
+
+
+class Verdict(StrEnum):
+    COPY = "copy"  # one transform explains the picture: the same photograph
+    OTHER_SHOT = "other_shot"  # parallax or motion no single transform explains
+    UNDECIDED = "undecided"  # too little texture or too few keypoints to tell
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Where a copy ends: calibrated on the benchmark's calibration part."""
+
+    explained: float = 0.85  # explained share at or over which the pair is a copy...
+    explained_compact: float = 0.6  # ...or at or over this when the rest is one compact edit
+    compact: float = 0.8  # share of the unexplained cells in one connected region
+
+
+@dataclass(frozen=True)
+class Verification:
+    verdict: Verdict
+    explained: float | None  # share of the shared textured cells one transform explains
+    inlier_ratio: float | None  # RANSAC inliers / ratio-test matches
+    compact: float | None  # share of the unexplained cells in the largest connected region
+    cells: int  # textured cells compared
+    method: str  # "keypoints", "keypoints, mirrored", "rescaled" or "none"
+
+    def explanation(self) -> str:
+        if self.explained is None:
+            return "could not be verified (too little detail to compare)"
+        pct = round(self.explained * 100)
+        if self.verdict == Verdict.COPY:
+            return f"one transform explains {pct} % of the picture"
+        if self.verdict == Verdict.OTHER_SHOT:
+            return f"another shot: one transform explains only {pct} % of the picture"
+        return f"could not be verified (one transform explains {pct} % of too little detail)"
+
+
+@dataclass
+class Prepared:
+    """One picture, ready to compare: reduced grey pixels and their keypoints."""
+
+    grey: Grey
+    keypoints: NDArray[np.float32]  # (n, 2) x, y
+    descriptors: NDArray[np.uint8] | None
+    _mirrored: tuple[NDArray[np.float32], NDArray[np.uint8] | None] | None = field(
+        default=None, repr=False
+    )
+
+    def mirrored(self) -> tuple[NDArray[np.float32], NDArray[np.uint8] | None]:
+        """Keypoints of the mirror image, in the mirror image's coordinates."""
+        if self._mirrored is None:
+            self._mirrored = _orb(np.ascontiguousarray(self.grey[:, ::-1]))
+        return self._mirrored
+
+
+def _orb(grey: Grey) -> tuple[NDArray[np.float32], NDArray[np.uint8] | None]:
+    orb = cv2.ORB.create(nfeatures=1000, fastThreshold=10)
+    kps, desc = orb.detectAndCompute(grey, None)
+    pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
+    return pts, None if desc is None else np.asarray(desc, np.uint8)
+
+
+def prepare(picture: Image.Image) -> Prepared:
+    """Reduce an upright picture to LONG_SIDE and find its keypoints."""
+    grey_im = picture.convert("L")
+    scale = LONG_SIDE / max(grey_im.size)
+    if scale < 1:
+        size = (max(1, round(grey_im.width * scale)), max(1, round(grey_im.height * scale)))
+        grey_im = grey_im.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    grey = np.asarray(grey_im, dtype=np.uint8)
+    pts, desc = _orb(grey)
+    return Prepared(grey, pts, desc)
+
+
+def _match(
+    pa: NDArray[np.float32],
+    da: NDArray[np.uint8] | None,
+    pb: NDArray[np.float32],
+    db: NDArray[np.uint8] | None,
+) -> tuple[NDArray[np.float64] | None, int, int]:
+    """Similarity transform taking b's points onto a's, its inliers and the matches."""
+    if da is None or db is None or len(da) < MIN_MATCHES or len(db) < MIN_MATCHES:
+        return None, 0, 0
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    good = [
+        m[0]
+        for m in matcher.knnMatch(db, da, k=2)
+        if len(m) == 2 and m[0].distance < 0.8 * m[1].distance
+    ]
+    if len(good) < MIN_MATCHES:
+        return None, 0, len(good)
+    src = pb[[m.queryIdx for m in good]]
+    dst = pa[[m.trainIdx for m in good]]
+    matrix, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=2000
+    )
+    if matrix is None or mask is None:
+        return None, 0, len(good)
+    # Inliers counted at a tight tolerance: a copy's matches land within a pixel or two,
+    # parallax and motion leave many a few pixels off.
+    moved = src @ matrix[:, :2].T + matrix[:, 2]
+    tight = int((np.linalg.norm(moved - dst, axis=1) <= TIGHT_PX).sum())
+    return matrix.astype(np.float64), tight, len(good)
+
+
+def _blur(grey: Grey, sigma: float = BLUR_SIGMA) -> NDArray[np.float32]:
+    return np.asarray(cv2.GaussianBlur(grey.astype(np.float32), (0, 0), sigma), np.float32)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    explained: float | None
+    compact: float | None
+    cells: int
+
+
+def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
+    """Warp ``b`` onto ``a`` and compare them cell by cell."""
+    h, w = a.shape
+    # ``b`` is the larger picture: blur it in proportion before it shrinks onto ``a``.
+    shrink = float(np.sqrt(max(abs(np.linalg.det(matrix[:, :2])), 1e-6)))
+    warped = cv2.warpAffine(
+        _blur(b, BLUR_SIGMA / min(shrink, 1.0)), matrix, (w, h), flags=cv2.INTER_LINEAR
+    )
+    valid = cv2.warpAffine(
+        np.ones(b.shape, np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0
+    )
+    # Near the edge of the warped picture, its blur saw the outside: leave a margin.
+    valid = cv2.erode(valid, np.ones((5, 5), np.uint8))
+    fa = _blur(a)
+    margin = 4  # the outermost pixels: where a border or a frame bleeds in through the blur
+    ys = np.linspace(margin, h - margin, GRID + 1).astype(int)
+    xs = np.linspace(margin, w - margin, GRID + 1).astype(int)
+    state = np.zeros((GRID, GRID), np.int8)  # 1 explained, -1 not, 0 says nothing
+    for i in range(GRID):
+        for j in range(GRID):
+            sl = (slice(ys[i], ys[i + 1]), slice(xs[j], xs[j + 1]))
+            if valid[sl].mean() < CELL_MIN_VALID:
+                continue
+            ca, cb = fa[sl], warped[sl]
+            sa, sb = float(ca.std()), float(cb.std())
+            if sa < CELL_MIN_STD and sb < CELL_MIN_STD:
+                continue  # flat in both: no texture to line up
+            if sa < 1e-3 or sb < 1e-3:
+                state[i, j] = -1  # texture on one side only: something was drawn or moved
+                continue
+            ncc = float(((ca - ca.mean()) * (cb - cb.mean())).mean() / (sa * sb))
+            state[i, j] = 1 if ncc >= CELL_NCC else -1
+    good, bad = int((state == 1).sum()), int((state == -1).sum())
+    cells = good + bad
+    if cells == 0:
+        return _Grid(None, None, 0)
+    compact = 1.0
+    if bad:
+        count, labels = cv2.connectedComponents((state == -1).astype(np.uint8), connectivity=8)
+        largest = max(int((labels == k).sum()) for k in range(1, count))
+        compact = largest / bad
+    return _Grid(good / cells, compact, cells)
+
+
+_DIHEDRAL: tuple[Callable[[Grey], Grey], ...] = (
+    lambda g: g,
+    lambda g: g[:, ::-1],
+    lambda g: g[::-1, :],
+    lambda g: g[::-1, ::-1],
+    lambda g: g.T,
+    lambda g: g.T[:, ::-1],
+    lambda g: g.T[::-1, :],
+    lambda g: g.T[::-1, ::-1],
+)
+
+
+def _rescaled(a: Grey, b: Grey) -> tuple[Grey, NDArray[np.float64]] | None:
+    """The flip or turn of ``b`` that, rescaled to ``a``'s size, best matches ``a``."""
+    best: tuple[float, Grey] | None = None
+    small_a = cv2.resize(a, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small_a -= small_a.mean()
+    for variant in _DIHEDRAL:
+        v = np.ascontiguousarray(variant(b))
+        if abs(np.log((v.shape[1] / v.shape[0]) / (a.shape[1] / a.shape[0]))) > 0.05:
+            continue
+        s = cv2.resize(v, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        s -= s.mean()
+        score = float((small_a * s).sum() / (np.linalg.norm(small_a) * np.linalg.norm(s) + 1e-6))
+        if best is None or score > best[0]:
+            best = (score, v)
+    if best is None:
+        return None
+    v = best[1]
+    sx, sy = a.shape[1] / v.shape[1], a.shape[0] / v.shape[0]
+    return v, np.array([[sx, 0, 0], [0, sy, 0]], dtype=np.float64)
+
+
+def verify(a: Prepared, b: Prepared, rules: Rules | None = None) -> Verification:
+    """Whether one transform of the image plane explains ``b`` as a copy of ``a``."""
+    rules = rules or Rules()
+    # The larger picture is warped onto the smaller: a crop is judged on all of itself.
+    if a.grey.size > b.grey.size:
+        a, b = b, a
+    candidates: list[tuple[str, Grey, NDArray[np.float64], float | None]] = []
+    matrix, inliers, matches = _match(a.keypoints, a.descriptors, b.keypoints, b.descriptors)
+    ratio = inliers / matches if matches else None
+    if matrix is not None and inliers >= MIN_MATCHES:
+        candidates.append(("keypoints", b.grey, matrix, ratio))
+    if matrix is None or ratio is None or ratio < 0.5:
+        pts, desc = b.mirrored()
+        m2, in2, n2 = _match(a.keypoints, a.descriptors, pts, desc)
+        if m2 is not None and in2 >= MIN_MATCHES and in2 > inliers:
+            mirrored = np.ascontiguousarray(b.grey[:, ::-1])
+            candidates.append(("keypoints, mirrored", mirrored, m2, in2 / n2))
+    if not candidates:
+        rescaled = _rescaled(a.grey, b.grey)
+        if rescaled is not None:
+            candidates.append(("rescaled", rescaled[0], rescaled[1], None))
+    best: tuple[_Grid, str, float | None] | None = None
+    for method, grey_b, m, r in candidates:
+        grid = _grid(a.grey, grey_b, m)
+        if grid.explained is not None and (
+            best is None or best[0].explained is None or grid.explained > best[0].explained
+        ):
+            best = (grid, method, r)
+    if best is None:
+        return Verification(Verdict.UNDECIDED, None, ratio, None, 0, "none")
+    grid, method, r = best
+    assert grid.explained is not None and grid.compact is not None
+    if grid.cells < MIN_CELLS:
+        verdict = Verdict.UNDECIDED
+    elif grid.explained >= rules.explained or (
+        grid.explained >= rules.explained_compact and grid.compact >= rules.compact
+    ):
+        verdict = Verdict.COPY
+    else:
+        verdict = Verdict.OTHER_SHOT
+    return Verification(verdict, grid.explained, r, grid.compact, grid.cells, method)

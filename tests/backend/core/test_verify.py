@@ -1,0 +1,97 @@
+"""Geometric verification on real photographs: a copy is one transform away, a stereo pair
+(two viewpoints a few centimetres apart) is not."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+
+from backend.core.verify import Prepared, Verdict, prepare, verify
+from tests.helpers.photos import decoded, jpeg, skimage_photo
+
+
+def jpeg_copy(im: Image.Image, quality: int = 85) -> Prepared:
+    return prepare(decoded(jpeg(im, quality)))
+
+
+@pytest.fixture(scope="module")
+def left() -> Image.Image:
+    return skimage_photo("motorcycle_left.png")
+
+
+@pytest.fixture(scope="module")
+def left_prepared(left: Image.Image) -> Prepared:
+    return prepare(left)
+
+
+def caption(im: Image.Image) -> Image.Image:
+    out = im.copy()
+    draw = ImageDraw.Draw(out)
+    bar = im.height // 12
+    draw.rectangle((0, im.height - bar, im.width, im.height), fill=(0, 0, 0))
+    draw.text((10, im.height - bar + 4), "IMG_1234  2019-07-14", fill=(255, 255, 255))
+    return out
+
+
+def sticker(im: Image.Image) -> Image.Image:
+    out = im.copy()
+    w, h = im.size
+    ImageDraw.Draw(out).ellipse((w // 3, h // 3, w // 3 + w // 4, h // 3 + h // 4), fill="gold")
+    return out
+
+
+def graded(im: Image.Image) -> Image.Image:
+    r, g, b = im.split()
+    lifted = r.point(lambda v: int(255 * (v / 255) ** 0.6))
+    return ImageEnhance.Color(Image.merge("RGB", (lifted, g, b))).enhance(1.6)
+
+
+COPIES = {
+    "crop to 50 %": lambda im: im.crop((120, 90, 120 + im.width // 2, 90 + im.height // 2)),
+    "caption": caption,
+    "sticker": sticker,
+    "turned 10°": lambda im: im.rotate(10, expand=True),
+    "turned -10°": lambda im: im.rotate(-10),
+    "colour grade": graded,
+    "mirrored": ImageOps.mirror,
+    "turned 90°": lambda im: im.transpose(Image.Transpose.ROTATE_90),
+    "greyscale": ImageOps.grayscale,
+    "border": lambda im: ImageOps.expand(im, border=40, fill="white"),
+    "thumbnail": lambda im: im.resize((im.width // 3, im.height // 3)),
+}
+
+
+def test_stereo_pair_is_another_shot(left_prepared: Prepared) -> None:
+    right = prepare(skimage_photo("motorcycle_right.png"))
+    result = verify(left_prepared, right)
+    assert result.verdict == Verdict.OTHER_SHOT
+    assert result.explained is not None and result.explained < 0.7
+    assert result.explanation().startswith("another shot")
+
+
+@pytest.mark.parametrize("edit", sorted(COPIES))
+def test_copies_are_one_transform_away(
+    edit: str, left: Image.Image, left_prepared: Prepared
+) -> None:
+    result = verify(left_prepared, jpeg_copy(COPIES[edit](left)))
+    assert result.verdict == Verdict.COPY, result
+    assert result.explanation().startswith("one transform explains")
+
+
+def test_other_photos_copies_pass_too() -> None:
+    cat = skimage_photo("chelsea.png")
+    a = prepare(cat)
+    for im in (caption(cat), cat.crop((60, 40, 60 + cat.width // 2, 40 + cat.height // 2))):
+        assert verify(a, jpeg_copy(im, 60)).verdict == Verdict.COPY
+
+
+def test_order_does_not_matter(left: Image.Image, left_prepared: Prepared) -> None:
+    crop = jpeg_copy(COPIES["crop to 50 %"](left))
+    assert verify(left_prepared, crop) == verify(crop, left_prepared)
+
+
+def test_flat_pictures_are_undecided() -> None:
+    flat = Image.new("RGB", (400, 300), (90, 120, 200))
+    result = verify(prepare(flat), prepare(flat.resize((200, 150))))
+    assert result.verdict == Verdict.UNDECIDED
+    assert "could not be verified" in result.explanation()
