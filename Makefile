@@ -9,7 +9,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 BIN := .venv/bin
-CODE := backend $(wildcard tests) $(wildcard bench) scripts
+CODE := backend backend_scraper $(wildcard tests) $(wildcard bench) scripts
 DIR ?=
 ARGS ?=
 m ?=
@@ -38,6 +38,7 @@ COMPOSE = $(eval COMPOSE := $(shell if docker compose version >/dev/null 2>&1; t
 REPOMIX_PKG = $(shell [[ "$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 22 ]] \
     && echo repomix || echo repomix@1.14.0)
 
+.PHONY: scrape
 .PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors ci \
         install-deps install-dev-deps requirements clean distclean \
         build up down restart logs health reset-db shell celery compose-config repomix \
@@ -60,6 +61,10 @@ serve: run
 scan: install-deps ## find duplicates in a folder: make scan DIR=~/Pictures [ARGS=--json]
 	@if [[ -z '$(DIR)' ]]; then echo 'usage: make scan DIR=/path/to/photos [ARGS=--json]' >&2; exit 2; fi
 	@dir='$(DIR)'; $(BIN)/dupfinder scan "$${dir/#\~/$$HOME}" $(ARGS)
+
+scrape: install-deps ## SCRAPE mode: make scrape ARGS="--profile DIR --email you@example.com" (first: ARGS="login --profile DIR")
+	@$(BIN)/python -c 'import playwright' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[scrape]'
+	$(BIN)/dupfinder scrape $(ARGS)
 
 test: ## lint, type check, migration and deployment checks, tests with coverage (the CI command)
 	@scripts/test.sh $(ARGS)

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from backend.config import Settings
 from backend.services.ingestion.folder import display_name
 from backend.services.scan import ScanReport, scan_folder
+from backend_scraper.cli import add_scrape_parser, run_scrape
 
 
 def _summary(report: ScanReport) -> str:
@@ -207,6 +208,16 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cmd_scrape(args: argparse.Namespace, settings: Settings) -> int:
+    return run_scrape(
+        args,
+        page_url=settings.google_photos_url,
+        api_url=settings.fastapi_endpoint,
+        chromium=settings.chromium_path,
+        data_dir=settings.data_dir,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dupfinder", description=__doc__)
     parser.add_argument(
@@ -233,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument("--hostname", default="dupfinder@%h")
     worker.add_argument("--loglevel", default="INFO")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    add_scrape_parser(sub)
     models = sub.add_parser("models", help="show the models in use, or fetch a CLIP export")
     models_sub = models.add_subparsers(dest="action", required=True)
     models_sub.add_parser("status", help="load each configured model and say what serves what")
@@ -263,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": cmd_worker,
         "migrate": cmd_migrate,
         "models": cmd_models,
+        "scrape": cmd_scrape,
     }
     try:
         return handlers[args.command](args, settings)

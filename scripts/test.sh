@@ -18,7 +18,7 @@ scripts/bootstrap.sh --dev
 
 # Lint what exists: tests/ and bench/ may be absent in a checkout (git keeps no empty folders).
 code=()
-for d in backend tests bench scripts; do
+for d in backend backend_scraper tests bench scripts; do
     [[ -d "$d" ]] && code+=("$d")
 done
 
