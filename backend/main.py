@@ -14,6 +14,7 @@ from backend.api.docs import install_docs
 from backend.api.errors import AUTH_RESPONSES, install_error_handlers
 from backend.api.limits import BodySizeLimit
 from backend.api.routes import auth, duplicates, health, images, jobs, scraped
+from backend.api.routes import integrations as google_integration
 from backend.config import Settings
 from backend.runtime import Runtime, build_runtime
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(auth.router)
+    # Google Photos: its callback takes no bearer token (the OAuth state names the person).
+    v1.include_router(google_integration.router)
     # Every one of these needs a signed-in person.
     for module in (images, scraped, jobs, duplicates):
         v1.include_router(module.router, responses=AUTH_RESPONSES)

@@ -211,3 +211,5 @@ class HealthOut(BaseModel):
     version: str
     models: dict[str, str | None] = Field(default_factory=dict)  # which model serves what
     vector_index: str = ""
+    # API mode: "on", or "off" with what to set (the Google Photos integration needs a client).
+    google_photos: str = ""

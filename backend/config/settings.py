@@ -7,7 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.core.decode import DecodeLimits
@@ -35,6 +36,32 @@ class Settings(BaseSettings):
     # SCRAPE mode: the page `dupfinder scrape` walks, and the API it sends what it finds to.
     google_photos_url: str = Field(default="https://photos.google.com/", alias="GOOGLE_PHOTOS_URL")
     fastapi_endpoint: str = Field(default="http://127.0.0.1:8000", alias="FASTAPI_ENDPOINT")
+    # API mode: a person's Google Photos through OAuth 2.0 and the Picker API (README: "Google
+    # Photos"). No client id: the integration is off. The endpoints default to Google's own.
+    google_client_id: str = Field(default="", alias="DUPFINDER_GOOGLE_CLIENT_ID")
+    google_client_secret: SecretStr = Field(
+        default=SecretStr(""), alias="DUPFINDER_GOOGLE_CLIENT_SECRET"
+    )
+    # Empty: this service's own /api/v1/integrations/google/callback, as the browser reached it.
+    google_redirect_uri: str = Field(default="", alias="DUPFINDER_GOOGLE_REDIRECT_URI")
+    google_authorize_url: str = Field(
+        default="https://accounts.google.com/o/oauth2/v2/auth",
+        alias="DUPFINDER_GOOGLE_AUTHORIZE_URL",
+    )
+    google_token_url: str = Field(
+        default="https://oauth2.googleapis.com/token", alias="DUPFINDER_GOOGLE_TOKEN_URL"
+    )
+    google_revoke_url: str = Field(
+        default="https://oauth2.googleapis.com/revoke", alias="DUPFINDER_GOOGLE_REVOKE_URL"
+    )
+    google_picker_url: str = Field(
+        default="https://photospicker.googleapis.com", alias="DUPFINDER_GOOGLE_PICKER_URL"
+    )
+    # Fernet key(s) that encrypt the tokens at rest; several comma-separated, newest first, to
+    # rotate. Empty (development and tests only): a key derived from the secret key.
+    token_encryption_key: SecretStr = Field(
+        default=SecretStr(""), alias="DUPFINDER_TOKEN_ENCRYPTION_KEY"
+    )
     # The Chromium the scraper drives (never downloaded: Debian's `chromium` package).
     chromium_path: str = Field(default="/usr/bin/chromium", alias="DUPFINDER_CHROMIUM")
     # URLs the service downloads (scraped photos): https only, from these hosts (exact, or
@@ -189,6 +216,36 @@ class Settings(BaseSettings):
                 "production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_google(self) -> Self:
+        keys = self.token_encryption_keys
+        for key in keys:
+            try:
+                Fernet(key)
+            except ValueError:
+                raise ValueError(
+                    "DUPFINDER_TOKEN_ENCRYPTION_KEY: each comma-separated key must be a Fernet key "
+                    "(32 url-safe base64-encoded bytes), e.g. the output of `python -c 'from "
+                    "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+                ) from None
+        if self.environment == "production" and self.google_client_id and not keys:
+            raise ValueError(
+                "DUPFINDER_TOKEN_ENCRYPTION_KEY must be set when a Google client is configured "
+                "outside development: it encrypts people's Google tokens at rest (make one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)"
+            )
+        return self
+
+    @property
+    def token_encryption_keys(self) -> list[str]:
+        raw = self.token_encryption_key.get_secret_value()
+        return [k.strip() for k in raw.split(",") if k.strip()]
+
+    @property
+    def google_enabled(self) -> bool:
+        return bool(self.google_client_id)
 
     def ensure_secret_key(self) -> str:
         """The configured key, or this data directory's own random key (created once, 0600)."""

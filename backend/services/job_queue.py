@@ -23,6 +23,11 @@ class JobQueue(Protocol):
 
     def enqueue(self, name: str, **kwargs: Any) -> None: ...
 
+    def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
+        """Send the task in ``delay`` seconds (a poll of something that takes its time). For
+        work already committed: nothing buffers it."""
+        ...
+
     def reachable(self) -> bool:
         """Whether jobs can be sent right now (for /health)."""
         ...

@@ -28,6 +28,11 @@ def health(ctx: CtxDep, runtime: RuntimeDep) -> HealthOut | JSONResponse:
         version=__version__,
         models=ctx.ml.describe(),
         vector_index=ctx.vectors.name,
+        google_photos=(
+            "on"
+            if ctx.settings.google_enabled
+            else "off (set DUPFINDER_GOOGLE_CLIENT_ID and DUPFINDER_GOOGLE_CLIENT_SECRET)"
+        ),
     )
     if database != "ok":
         return JSONResponse(out.model_dump(), status_code=503)

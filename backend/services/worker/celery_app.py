@@ -76,6 +76,20 @@ class CeleryJobQueue:
             self._down_until = time.monotonic() + self.OUTAGE_BACKOFF
             log.warning("broker unreachable; %s%s will be re-sent by the sweep", name, kwargs)
 
+    def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
+        spec = TASKS[name]
+        try:
+            self.app.send_task(
+                name,
+                kwargs=kwargs,
+                queue=spec.queue,
+                countdown=max(0.0, delay),
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+            )
+        except TRANSIENT:
+            log.warning("broker unreachable; %s%s will be re-sent by the sweep", name, kwargs)
+
     def started(self, name: str, kwargs: dict[str, Any]) -> None:
         """A deduplicated task began: a request from now on needs a run of its own."""
         if self._redis is not None:

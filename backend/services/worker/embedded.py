@@ -74,6 +74,19 @@ class EmbeddedWorker:
             return
         self._submit(spec, key, kwargs, 0)
 
+    def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
+        spec = self.registry.get(name)
+        if spec is None:
+            raise KeyError(f"no task named {name!r}")
+        with self._lock:
+            if self._closed:
+                return  # recovery sends it again at the next start
+            self._in_flight += 1  # owed: wait_idle() waits for it too
+        key = (name, json.dumps(kwargs, sort_keys=True))
+        timer = threading.Timer(max(0.0, delay), self._submit, (spec, key, kwargs, 0))
+        timer.daemon = True
+        timer.start()
+
     def _submit(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int) -> None:
         try:
             future = self._pools[spec.queue].submit(self._run, spec, key, kwargs, attempt)

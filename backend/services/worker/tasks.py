@@ -15,6 +15,7 @@ from backend.services.features.analyse_models import (
 )
 from backend.services.features.extract import extract_image_features, give_up_on_image
 from backend.services.grouping.task import update_owner_groups
+from backend.services.ingestion.google_picks import IMPORT_PICK, give_up_on_pick, import_pick
 from backend.services.ingestion.scraped import fetch_scraped_image, give_up_on_fetch
 from backend.services.ingestion.takeout import (
     TAKEOUT_IMPORT,
@@ -72,6 +73,7 @@ TASKS = build_registry(
     [
         TaskSpec(FETCH, fetch_scraped_image, queue="ingest", on_give_up=give_up_on_fetch),
         TaskSpec(TAKEOUT_IMPORT, run_takeout_import, queue="ingest", on_give_up=give_up_on_takeout),
+        TaskSpec(IMPORT_PICK, import_pick, queue="ingest", on_give_up=give_up_on_pick),
         TaskSpec(EXTRACT, extract_image_features, queue="cpu", on_give_up=give_up_on_image),
         TaskSpec(
             MODELS, analyse_with_models, queue="model", dedupe=True, on_give_up=give_up_on_models

@@ -45,6 +45,7 @@ def test_health_ok(client: TestClient, settings: Settings, path: str) -> None:
             f"in-process (exact NumPy up to {settings.vector_exact_limit} vectors,"
             " then usearch HNSW)"
         ),
+        "google_photos": "off (set DUPFINDER_GOOGLE_CLIENT_ID and DUPFINDER_GOOGLE_CLIENT_SECRET)",
     }
 
 
@@ -70,6 +71,7 @@ def test_health_reports_the_database_down(offline: TestClient) -> None:
         "version": __version__,
         "models": HASHES_ONLY,  # known without the database
         "vector_index": "not chosen yet (the database could not be reached)",
+        "google_photos": "off (set DUPFINDER_GOOGLE_CLIENT_ID and DUPFINDER_GOOGLE_CLIENT_SECRET)",
     }
 
 

@@ -31,6 +31,9 @@ TABLES = {
     "group_decision",
     "pair_decision",
     "regroup_mark",
+    "google_connection",
+    "google_oauth_state",
+    "google_pick",
 }
 
 
