@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -88,6 +89,55 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     return 0
+
+
+def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
+    """Read the archives here (no upload), store the photos for the person, and analyse them:
+    on this process's worker, or on the Celery workers when a broker is configured."""
+    from backend.runtime import build_runtime
+    from backend.services.ingestion import takeout
+
+    paths = [Path(a) for a in args.archives]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"dupfinder: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    runtime = build_runtime(settings)
+    bar = tqdm(total=0, unit="file", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
+
+    phase = [""]
+
+    def progress(what: str, done: int, total: int) -> None:
+        if phase[0] != what:  # reading the archive, importing photos, analysing
+            phase[0] = what
+            bar.set_description(what)
+            bar.reset(total=total or None)
+        bar.total = total or None
+        bar.n = done
+        bar.refresh()
+
+    try:
+        job_id = takeout.job_for_person(runtime.ctx, args.user)
+        if job_id is None:
+            print(f"dupfinder: no account with the email {args.user}", file=sys.stderr)
+            return 2
+        report = takeout.import_takeout(runtime.ctx, job_id, paths, progress)
+        worker = runtime.worker
+        if worker is not None and not report.error:
+            while not worker.wait_idle(timeout=0.2):
+                progress("analysing", *takeout.job_progress(runtime.ctx, job_id))
+            progress("analysing", *takeout.job_progress(runtime.ctx, job_id))
+    finally:
+        bar.close()
+        runtime.close()
+    print(f"job {job_id}: {report.summary()}")
+    for name, reason in report.skipped if args.verbose else []:
+        print(f"  skipped {name}: {reason}")
+    if report.skipped and not args.verbose:
+        print(f"  (-v lists the {len(report.skipped)} skipped file(s) and why)")
+    if runtime.worker is None and not report.error:
+        print("the photos are being analysed by the workers; follow the job in the web UI")
+    return 1 if report.error else 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -230,6 +280,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan.add_argument("folder")
     scan.add_argument("--json", action="store_true", help="print the groups as JSON")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    takeout = sub.add_parser(
+        "import-takeout",
+        help="import a Google Takeout export (its .zip / .tgz parts, all together) for a person",
+    )
+    takeout.add_argument("--user", required=True, help="the email of the person's account")
+    takeout.add_argument("archives", nargs="+", help="the parts of one export")
+    takeout.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    takeout.add_argument("-v", "--verbose", action="store_true", help="list skipped files")
     serve = sub.add_parser("serve", help="run the API and the embedded worker")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -271,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(**overrides)
     handlers = {
         "scan": cmd_scan,
+        "import-takeout": cmd_import_takeout,
         "serve": cmd_serve,
         "worker": cmd_worker,
         "migrate": cmd_migrate,

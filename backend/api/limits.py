@@ -7,6 +7,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_PATH = "/images/upload"
+TAKEOUT_PATH = "/imports/takeout"
 
 
 class _TooLarge(Exception):
@@ -18,18 +19,22 @@ class BodySizeLimit:
     ``max_bytes``, and 401 for an upload without credentials, before the body is read.
     Starlette would otherwise write the whole upload to temporary files first."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, takeout_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # A Takeout export is streamed to disk by its route, so it may be far larger.
+        self.takeout_bytes = takeout_bytes if takeout_bytes is not None else max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        takeout = scope["path"].endswith(TAKEOUT_PATH)
+        max_bytes = self.takeout_bytes if takeout else self.max_bytes
         if (
             scope["method"] == "POST"
-            and scope["path"].endswith(UPLOAD_PATH)
+            and (scope["path"].endswith(UPLOAD_PATH) or takeout)
             and b"authorization" not in headers
         ):
             # FastAPI would spool the whole body to disk before it checks the token.
@@ -38,8 +43,8 @@ class BodySizeLimit:
             )
             return
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(send, max_bytes)
             return
         seen = 0
         started = False
@@ -49,7 +54,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
@@ -62,14 +67,10 @@ class BodySizeLimit:
             await self.app(scope, counted, watched)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
 
-    async def _refuse(self, send: Send) -> None:
-        limit = (
-            f"{self.max_bytes / 2**20:.1f} MiB"
-            if self.max_bytes >= 2**20
-            else (f"{self.max_bytes} bytes")
-        )
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
+        limit = f"{max_bytes / 2**20:.1f} MiB" if max_bytes >= 2**20 else (f"{max_bytes} bytes")
         await self._answer(
             send, 413, f"the request is larger than {limit}; send fewer or smaller files"
         )

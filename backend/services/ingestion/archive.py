@@ -61,7 +61,7 @@ class Member:
 Wanted = Callable[[Member], int | None]
 
 
-def archive_kind(path: Path) -> str:
+def archive_kind(path: Path, shown: str = "") -> str:
     """ "zip" or "tar" from the file's first bytes (its name may say anything)."""
     with path.open("rb") as fh:
         head = fh.read(512)
@@ -71,23 +71,23 @@ def archive_kind(path: Path) -> str:
         return "tar"  # compressed: tarfile says whether a tar is inside
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
-    raise ArchiveRejected(f"{path.name} is not a .zip, .tgz or .tar.gz archive")
+    raise ArchiveRejected(f"{shown or path.name} is not a .zip, .tgz or .tar.gz archive")
 
 
-def safe_name(raw: str) -> str:
+def safe_name(raw: str, archive: str = "the archive") -> str:
     """The member's name, or ArchiveRejected for one that points outside the archive."""
     name = raw.replace("\\", "/")
     if "\x00" in name:
-        raise ArchiveRejected(f"the member {raw!r} has a NUL in its name")
+        raise ArchiveRejected(f"the member {raw!r} of {archive} has a NUL in its name")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise ArchiveRejected(
-            f"the member {raw!r} has an absolute path (an archive that tries to write outside "
-            "its folder is refused)"
+            f"the member {raw!r} of {archive} has an absolute path (an archive that tries to "
+            "write outside its folder is refused)"
         )
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise ArchiveRejected(
-            f"the member {raw!r} climbs out of the archive with '..' (path traversal is refused)"
+            f"the member {raw!r} of {archive} climbs out with '..' (path traversal is refused)"
         )
     return posixpath.join(*parts) if parts else ""
 
@@ -115,18 +115,21 @@ class _Budget:
             )
 
 
-def walk(paths: list[Path], limits: ArchiveLimits, wanted: Wanted) -> Iterator[Entry]:
+def walk(
+    paths: list[Path], limits: ArchiveLimits, wanted: Wanted, shown: list[str] | None = None
+) -> Iterator[Entry]:
     """Every file member of every part in archive order, with its bytes when ``wanted`` asks
     for them (at most the limit it gives; a bigger or damaged member comes without data and
     with a ``problem``). Raises ArchiveRejected: for a zip before yielding anything, for a
-    tar as soon as it is met (so read every part once before acting on any)."""
+    tar as soon as it is met (so read every part once before acting on any). ``shown``: the
+    parts' names in messages (default: their file names)."""
     budget = _Budget(limits)
     for part, path in enumerate(paths):
-        kind = archive_kind(path)
-        if kind == "zip":
-            yield from _walk_zip(part, path, limits, budget, wanted)
+        name = shown[part] if shown and part < len(shown) else path.name
+        if archive_kind(path, name) == "zip":
+            yield from _walk_zip(part, path, name, limits, budget, wanted)
         else:
-            yield from _walk_tar(part, path, limits, budget, wanted)
+            yield from _walk_tar(part, path, name, limits, budget, wanted)
 
 
 def _read(stream: IO[bytes], limit: int) -> bytes:
@@ -145,9 +148,8 @@ def _read(stream: IO[bytes], limit: int) -> bytes:
 
 
 def _walk_zip(
-    part: int, path: Path, limits: ArchiveLimits, budget: _Budget, wanted: Wanted
+    part: int, path: Path, shown: str, limits: ArchiveLimits, budget: _Budget, wanted: Wanted
 ) -> Iterator[Entry]:
-    shown = path.name
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -155,7 +157,7 @@ def _walk_zip(
     with archive:
         members: list[tuple[zipfile.ZipInfo, Member]] = []
         for info in archive.infolist():  # every check before anything is read
-            name = safe_name(info.filename)
+            name = safe_name(info.filename, shown)
             kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix file type recorded
             if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                 raise ArchiveRejected(
@@ -192,9 +194,8 @@ def _walk_zip(
 
 
 def _walk_tar(
-    part: int, path: Path, limits: ArchiveLimits, budget: _Budget, wanted: Wanted
+    part: int, path: Path, shown: str, limits: ArchiveLimits, budget: _Budget, wanted: Wanted
 ) -> Iterator[Entry]:
-    shown = path.name
     packed = max(1, path.stat().st_size)
     unpacked = 0
     try:
@@ -208,7 +209,7 @@ def _walk_tar(
                         f"the member {info.name!r} of {shown} is a device or special file; "
                         "refused"
                     )
-                name = safe_name(info.name)
+                name = safe_name(info.name, shown)
                 if info.isdir() or not name:
                     continue
                 budget.add(shown, info.size)

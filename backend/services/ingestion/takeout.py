@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from backend.config import Settings
 from backend.core.decode import (
     IMAGE_EXTENSIONS,
     VIDEO_REASON,
@@ -52,7 +53,7 @@ from backend.core.takeout import (
     parse_sidecar,
     split_ext,
 )
-from backend.models import Image, IngestionMode, Job, JobState, utcnow
+from backend.models import Image, IngestionMode, Job, JobState, User, utcnow
 from backend.services.context import AppContext
 from backend.services.ingestion.archive import (
     ArchiveLimits,
@@ -62,9 +63,11 @@ from backend.services.ingestion.archive import (
     archive_kind,
     walk,
 )
+from backend.services.job_queue import enqueue_job
 from backend.services.jobs import count_progress
 from backend.services.pipeline import send_next
 from backend.services.storage.blobstore import content_key
+from backend.services.users import normalise_email
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +146,11 @@ def settings_limits(ctx: AppContext) -> ArchiveLimits:
     )
 
 
-def check_archives(paths: list[Path], limits: ArchiveLimits) -> None:
+def check_archives(paths: list[Path], limits: ArchiveLimits, shown: list[str]) -> None:
     """What can be checked cheaply (a zip's directory: names, links, sizes, ratios); raises
     ArchiveRejected. A compressed tar is checked as the import reads it."""
-    zips = [p for p in paths if archive_kind(p) == "zip"]
-    for _ in walk(zips, limits, lambda _m: None):
+    zips = [(p, n) for p, n in zip(paths, shown, strict=True) if archive_kind(p, n) == "zip"]
+    for _ in walk([p for p, _ in zips], limits, lambda _m: None, [n for _, n in zips]):
         pass
 
 
@@ -200,13 +203,15 @@ class _Plan:
         self.json: dict[tuple[str, str], Any] = {}  # (folder, file name) -> parsed JSON
 
 
-def _read_plan(paths: list[Path], limits: ArchiveLimits, progress: Progress | None) -> _Plan:
+def _read_plan(
+    paths: list[Path], shown: list[str] | None, limits: ArchiveLimits, progress: Progress | None
+) -> _Plan:
     plan = _Plan()
 
     def wanted(member: Member) -> int | None:
         return JSON_LIMIT if member.name.lower().endswith(".json") else None
 
-    for n, entry in enumerate(walk(paths, limits, wanted), 1):
+    for n, entry in enumerate(walk(paths, limits, wanted, shown), 1):
         plan.members.append(entry.member)
         if entry.data is not None:
             try:
@@ -405,6 +410,27 @@ def _finish(ctx: AppContext, job_id: int, report: TakeoutReport) -> None:
             count_progress(session, done=[job_id], failed=[])
 
 
+def job_for_person(ctx: AppContext, email: str) -> int | None:
+    """A new import job for the person with this email (``dupfinder import-takeout``); None
+    when nobody has it."""
+    with ctx.session(write=True) as session:
+        user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+        if user is None or user.id is None or not user.is_active:
+            return None
+        job = new_takeout_job(session, user.id)
+        assert job.id is not None
+        return job.id
+
+
+def job_progress(ctx: AppContext, job_id: int) -> tuple[int, int]:
+    """(finished, total) images of the job, the reading of the archive not counted."""
+    with Session(ctx.engine) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return 0, 0
+        return max(0, job.done + job.failed - 1), max(0, job.total - 1)
+
+
 def new_takeout_job(session: Session, owner_id: int) -> Job:
     """A job for an import; its one unit of work until the archive is read is the reading."""
     job = Job(owner_id=owner_id, kind="takeout", total=1)
@@ -414,10 +440,15 @@ def new_takeout_job(session: Session, owner_id: int) -> Job:
 
 
 def import_takeout(
-    ctx: AppContext, job_id: int, paths: list[Path], progress: Progress | None = None
+    ctx: AppContext,
+    job_id: int,
+    paths: list[Path],
+    progress: Progress | None = None,
+    shown: list[str] | None = None,
 ) -> TakeoutReport:
     """Import the parts of one export for the job's owner; a refused archive is recorded on
-    the job (and in the report), with nothing stored."""
+    the job (and in the report), with nothing stored. ``shown``: the parts' names for
+    messages (the names they were uploaded with)."""
     with Session(ctx.engine) as session:
         job = session.get(Job, job_id)
         if job is None:
@@ -426,7 +457,7 @@ def import_takeout(
     report = TakeoutReport(job_id)
     limits = settings_limits(ctx)
     try:
-        plan = _read_plan(paths, limits, progress)
+        plan = _read_plan(paths, shown, limits, progress)
     except ArchiveRejected as exc:
         report.error = exc.reason
         _finish(ctx, job_id, report)
@@ -451,7 +482,7 @@ def import_takeout(
     batch: list[_Ready] = []
     done = 0
     try:
-        for entry in walk(paths, limits, wanted):
+        for entry in walk(paths, limits, wanted, shown):
             item = to_read.get((entry.member.part, entry.member.name))
             if item is None:
                 continue
@@ -500,10 +531,22 @@ def _take(entry: Entry, item: _Item, limits: Any, report: TakeoutReport) -> _Rea
 
 # The background task (queue "ingest"): the archives a request stored for the job, by job id.
 TAKEOUT_IMPORT = "takeout.import"
+NAMES_FILE = "names.json"  # the names the parts were uploaded with, in order
 
 
 def job_folder(ctx: AppContext, job_id: int) -> Path:
-    return ctx.settings.takeout_folder / str(job_id)
+    return ctx.settings.takeout_folder / str(job_id)  # as queue_takeout named it
+
+
+def queue_takeout(session: Session, settings: Settings, owner_id: int, staged: Path) -> Job:
+    """A job for the archives in ``staged`` (moved to the job's own folder); the import task
+    is sent when ``session`` commits."""
+    job = new_takeout_job(session, owner_id)
+    assert job.id is not None
+    target = settings.takeout_folder / str(job.id)
+    staged.rename(target)  # the same parent folder: atomic
+    enqueue_job(session, TAKEOUT_IMPORT, job_id=job.id)
+    return job
 
 
 def run_takeout_import(ctx: AppContext, job_id: int) -> None:
@@ -520,7 +563,11 @@ def run_takeout_import(ctx: AppContext, job_id: int) -> None:
     if not paths:
         _finish(ctx, job_id, TakeoutReport(job_id, error="the uploaded archive is gone"))
         return
-    report = import_takeout(ctx, job_id, paths)
+    try:
+        shown = json.loads((folder / NAMES_FILE).read_text())
+    except (OSError, ValueError):
+        shown = None
+    report = import_takeout(ctx, job_id, paths, shown=shown if isinstance(shown, list) else None)
     log.info("takeout import of job %s: %s", job_id, report.summary())
     shutil.rmtree(folder, ignore_errors=True)
 
