@@ -13,7 +13,7 @@ from backend import __version__
 from backend.api.docs import install_docs
 from backend.api.errors import AUTH_RESPONSES, install_error_handlers
 from backend.api.limits import BodySizeLimit
-from backend.api.routes import auth, duplicates, health, images, jobs, scraped
+from backend.api.routes import auth, duplicates, health, images, imports, jobs, scraped
 from backend.api.routes import integrations as google_integration
 from backend.config import Settings
 from backend.runtime import Runtime, build_runtime
@@ -47,7 +47,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        takeout_bytes=settings.max_takeout_bytes,
+    )
     if settings.cors_origins:  # a web UI served from another origin (the frontend container)
         app.add_middleware(
             CORSMiddleware,
@@ -60,7 +64,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Google Photos: its callback takes no bearer token (the OAuth state names the person).
     v1.include_router(google_integration.router)
     # Every one of these needs a signed-in person.
-    for module in (images, scraped, jobs, duplicates):
+    for module in (images, scraped, jobs, duplicates, imports):
         v1.include_router(module.router, responses=AUTH_RESPONSES)
     app.include_router(v1)
     app.include_router(health.router)
