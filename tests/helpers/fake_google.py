@@ -515,3 +515,47 @@ def new_person(client: Any, runtime: Any, name: str) -> Any:
         user_id = user.id
     token = create_access_token(user_id, ctx.settings.secret_key, 60)
     return Person(client, runtime, email, {"Authorization": f"Bearer {token}"})
+
+
+@dataclass
+class GoogleEnv:
+    """The real service (embedded) pointed at a fake Google; tests make their own people."""
+
+    client: Any
+    runtime: Any
+    fake: FakeGoogle
+    db: Any  # the SQLite file
+
+    def person(self, name: str) -> Any:
+        return new_person(self.client, self.runtime, name)
+
+    def raw(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        import sqlite3
+
+        db = sqlite3.connect(self.db)
+        try:
+            with db:
+                return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+
+@contextmanager
+def google_env(data_dir: Any, **overrides: Any) -> Iterator[GoogleEnv]:
+    from tests.helpers.app import make_settings, service
+
+    with fake_google() as fake:
+        settings = make_settings(
+            data_dir,
+            **fake.settings(),
+            DUPFINDER_RETRY_BASE_SECONDS=0.05,
+            DUPFINDER_SWEEP_SECONDS=3600,
+            **overrides,
+        )
+        with service(settings) as (client, runtime):
+            yield GoogleEnv(client, runtime, fake, data_dir / "dupfinder.sqlite3")
+
+
+def session_of(pick: dict[str, Any]) -> str:
+    """The Google session id in a pick's picker_uri (…/picker/ID/autoclose)."""
+    return str(pick["picker_uri"]).split("/")[-2]

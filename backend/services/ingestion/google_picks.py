@@ -47,6 +47,7 @@ from backend.services.integrations.google_picker import (
     PickerClient,
     PickerSession,
     PickingUnfinished,
+    SessionGone,
     TooManySessions,
 )
 from backend.services.job_queue import enqueue_job
@@ -62,6 +63,7 @@ DEFAULT_TIMEOUT = 30 * 60.0  # when Google's pollingConfig says nothing
 BUSY_RETRY = 60.0  # seconds before a step that found Google busy is tried again
 VIDEO = "videos are not imported (only photos are compared)"
 EXPIRED = "the picking session ended before any photos were picked; start a new pick"
+GONE = "Google no longer knows this picking session (it was closed or expired); pick again"
 
 
 def picker_for(ctx: AppContext, owner_id: int) -> PickerClient:
@@ -171,6 +173,8 @@ def import_pick(ctx: AppContext, pick_id: int) -> None:
             _import(ctx, pick, client)
     except (ReconnectNeeded, NotConnected) as exc:
         _end(ctx, pick_id, PickState.FAILED, exc.message)
+    except SessionGone:
+        _end(ctx, pick_id, PickState.FAILED, GONE)
     except GoogleBusy as exc:
         log.warning("pick %d: %s; trying again in %.0f s", pick_id, exc, BUSY_RETRY)
         _note(ctx, pick_id, f"{exc}; trying again shortly")

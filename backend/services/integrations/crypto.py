@@ -20,15 +20,9 @@ class TokenCipher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenCipher:
-        keys = settings.token_encryption_keys
-        if not keys:
-            # Development and tests only (the settings refuse production without a key): a key
-            # derived from this installation's secret key, so tokens are still never plain.
-            digest = hashlib.sha256(
-                b"dupfinder google tokens\0" + settings.ensure_secret_key().encode()
-            ).digest()
-            keys = [base64.urlsafe_b64encode(digest).decode()]
-        return cls(keys)
+        # Development and tests only without a key (the settings refuse production without
+        # one): a key derived from this installation's secret key, so tokens are never plain.
+        return cls(settings.token_encryption_keys or [derived_key(settings)])
 
     def encrypt(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode()).decode()
@@ -42,6 +36,13 @@ class TokenCipher:
 
     def rotate(self, token: str) -> str:
         return self._fernet.rotate(token.encode()).decode()
+
+
+def derived_key(settings: Settings) -> str:
+    digest = hashlib.sha256(
+        b"dupfinder google tokens\0" + settings.ensure_secret_key().encode()
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 class TokenUnreadable(Exception):

@@ -36,6 +36,10 @@ class PickingUnfinished(Exception):
     """FAILED_PRECONDITION on listing: the person has not finished picking."""
 
 
+class SessionGone(Exception):
+    """404 on a session: Google no longer knows it (deleted, or long expired)."""
+
+
 class BytesGone(Exception):
     """403/404 on a ``baseUrl``: it expired (60 minutes) or the item is gone."""
 
@@ -175,6 +179,8 @@ class PickerClient:
             status = _status(response)
             if status == "FAILED_PRECONDITION":
                 raise PickingUnfinished()
+            if response.status_code == 404:
+                raise SessionGone()
             raise GoogleBusy(
                 f"Google Photos answered HTTP {response.status_code} {status}".rstrip()
             )

@@ -3,24 +3,20 @@ loopback), pick photos in the Picker and get them imported, analysed and grouped
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from backend.runtime import Runtime
 from tests.helpers.app import Person, make_settings, names, service
 from tests.helpers.fake_google import (
     FakeGoogle,
+    GoogleEnv,
     Item,
     browse,
     connect,
-    fake_google,
+    google_env,
     jpeg_of,
-    new_person,
     wait_pick,
 )
 from tests.helpers.images import reencoded
@@ -28,34 +24,14 @@ from tests.helpers.images import reencoded
 G = "/integrations/google"
 
 
-@dataclass
-class Env:
-    client: TestClient
-    runtime: Runtime
-    fake: FakeGoogle
-    db: Path
-
-    def person(self, name: str) -> Person:
-        person: Person = new_person(self.client, self.runtime, name)
-        return person
-
-    def raw(self, sql: str, *args: object) -> list[tuple[object, ...]]:
-        db = sqlite3.connect(self.db)
-        try:
-            with db:
-                return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
+Env = GoogleEnv
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """One service and one fake Google for the module (each test has its own people)."""
-    data_dir = tmp_path_factory.mktemp("google") / "data"
-    with fake_google() as fake:
-        settings = make_settings(data_dir, **fake.settings(), DUPFINDER_RETRY_BASE_SECONDS=0.05)
-        with service(settings) as (client, runtime):
-            yield Env(client, runtime, fake, data_dir / "dupfinder.sqlite3")
+    with google_env(tmp_path_factory.mktemp("google") / "data") as e:
+        yield e
 
 
 @pytest.fixture
