@@ -113,15 +113,19 @@ def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
             bar.set_description(what)
             bar.reset(total=total or None)
         bar.total = total or None
-        bar.n = done
-        bar.refresh()
+        bar.update(done - bar.n)  # redrawn at most ten times a second
 
     try:
         job_id = takeout.job_for_person(runtime.ctx, args.user)
         if job_id is None:
             print(f"dupfinder: no account with the email {args.user}", file=sys.stderr)
             return 2
-        report = takeout.import_takeout(runtime.ctx, job_id, paths, progress)
+        try:
+            report = takeout.import_takeout(runtime.ctx, job_id, paths, progress)
+        except KeyboardInterrupt:
+            reason = "interrupted; run the import again (what was stored is kept)"
+            takeout.abandon_takeout(runtime.ctx, job_id, reason)
+            raise
         worker = runtime.worker
         if worker is not None and not report.error:
             while not worker.wait_idle(timeout=0.2):

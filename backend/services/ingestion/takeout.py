@@ -23,11 +23,14 @@ import json
 import logging
 import posixpath
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.config import Settings
@@ -71,6 +74,8 @@ from backend.services.users import normalise_email
 
 log = logging.getLogger(__name__)
 
+TAKEOUT_KIND = "takeout"
+HEARTBEAT_SECONDS = 20.0  # a running import touches its job this often (see the sweep)
 JSON_LIMIT = 4 * 1024 * 1024  # a sidecar is a few hundred bytes; an album's list a few MiB
 BATCH = 200
 MAX_SKIPPED_SHOWN = 1000
@@ -220,7 +225,7 @@ def _read_plan(
                 parsed = None
             folder, name = posixpath.split(entry.member.name)
             plan.json[(nfc(folder), nfc(name))] = parsed
-        if progress and n % 500 == 0:
+        if progress:
             progress("reading the archive", n, 0)
     return plan
 
@@ -431,9 +436,27 @@ def job_progress(ctx: AppContext, job_id: int) -> tuple[int, int]:
         return max(0, job.done + job.failed - 1), max(0, job.total - 1)
 
 
+def _with_heartbeat(ctx: AppContext, job_id: int, progress: Progress | None) -> Progress:
+    """The caller's progress, and the job's ``updated_at`` touched now and then, so that the
+    sweep for stalled work does not take a long read for a lost one."""
+    last = [time.monotonic()]
+
+    def report(what: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(what, done, total)
+        if time.monotonic() - last[0] >= HEARTBEAT_SECONDS:
+            last[0] = time.monotonic()
+            with ctx.session(write=True) as session:
+                session.execute(
+                    sa.update(Job).where(col(Job.id) == job_id).values(updated_at=utcnow())
+                )
+
+    return report
+
+
 def new_takeout_job(session: Session, owner_id: int) -> Job:
     """A job for an import; its one unit of work until the archive is read is the reading."""
-    job = Job(owner_id=owner_id, kind="takeout", total=1)
+    job = Job(owner_id=owner_id, kind=TAKEOUT_KIND, total=1)
     session.add(job)
     session.flush()
     return job
@@ -456,6 +479,7 @@ def import_takeout(
         owner_id = job.owner_id
     report = TakeoutReport(job_id)
     limits = settings_limits(ctx)
+    progress = _with_heartbeat(ctx, job_id, progress)
     try:
         plan = _read_plan(paths, shown, limits, progress)
     except ArchiveRejected as exc:
@@ -484,11 +508,10 @@ def import_takeout(
     try:
         for entry in walk(paths, limits, wanted, shown):
             item = to_read.get((entry.member.part, entry.member.name))
+            done += item is not None
+            progress("importing photos", done, total)  # for every member: the heartbeat
             if item is None:
                 continue
-            done += 1
-            if progress:
-                progress("importing photos", done, total)
             ready = _take(entry, item, decode_limits, report)
             if ready is None:
                 continue
@@ -572,11 +595,38 @@ def run_takeout_import(ctx: AppContext, job_id: int) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def give_up_on_takeout(ctx: AppContext, error: BaseException, job_id: int) -> None:
+def resume_takeout_imports(ctx: AppContext, stale_after: float | None = None) -> int:
+    """Re-send the import of uploaded archives not read yet (a lost message, a crash); with
+    ``stale_after`` (seconds) only for jobs that have not moved for that long (a running
+    import touches its job every ``HEARTBEAT_SECONDS``). An import run by the command line
+    has no uploaded folder and is never re-sent. Returns how many were sent."""
+    stmt = select(Job.id).where(
+        Job.kind == TAKEOUT_KIND,
+        col(Job.message).is_(None),
+        col(Job.state).in_([JobState.QUEUED, JobState.RUNNING]),
+    )
+    if stale_after is not None:
+        stmt = stmt.where(col(Job.updated_at) < utcnow() - timedelta(seconds=stale_after))
+    with Session(ctx.engine) as session:
+        ids = list(session.exec(stmt))
+    sent = 0
+    for job_id in ids:
+        if job_id is not None and job_folder(ctx, job_id).is_dir():
+            ctx.jobs.enqueue(TAKEOUT_IMPORT, job_id=job_id)
+            sent += 1
+    return sent
+
+
+def abandon_takeout(ctx: AppContext, job_id: int, reason: str) -> None:
+    """End a job whose import will not go on (interrupted, given up); what it stored stays."""
     with Session(ctx.engine) as session:
         job = session.get(Job, job_id)
         finished = job is None or job.message is not None
     if not finished:
-        reason = f"the import failed ({type(error).__name__}); upload the archive again"
         _finish(ctx, job_id, TakeoutReport(job_id, error=reason))
+
+
+def give_up_on_takeout(ctx: AppContext, error: BaseException, job_id: int) -> None:
+    reason = f"the import failed ({type(error).__name__}); upload the archive again"
+    abandon_takeout(ctx, job_id, reason)
     shutil.rmtree(job_folder(ctx, job_id), ignore_errors=True)

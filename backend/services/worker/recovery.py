@@ -15,6 +15,7 @@ from sqlmodel import Session, col, or_, select
 from backend.models import Image, Job, RegroupMark, utcnow
 from backend.services.context import AppContext
 from backend.services.ingestion.google_picks import resume_picks
+from backend.services.ingestion.takeout import resume_takeout_imports
 from backend.services.pipeline import BACKFILL, GROUP, NEXT_STEP
 
 SWEEP_LIMIT = 10_000  # per sweep; the next sweep sends the rest
@@ -46,6 +47,7 @@ def resume_unfinished(ctx: AppContext, stale_after: float | None = None) -> int:
         for owner_id in session.exec(select(RegroupMark.owner_id).distinct()).all():
             ctx.jobs.enqueue(GROUP, owner_id=owner_id)
     resume_picks(ctx, stale_after)  # Google Photos picks still waiting or importing
+    resume_takeout_imports(ctx, stale_after)  # uploaded Takeout archives not read yet
     if stale_after is None:
         # At start-up: images grouped before a model was added or changed get its results
         # (on the model queue: it loads the models, which must not delay the start).

@@ -17,9 +17,13 @@ from backend.runtime import build_runtime
 from backend.services.context import AppContext
 from backend.services.ingestion.takeout import (
     NESTED_REASON,
+    TAKEOUT_IMPORT,
     TRASHED_REASON,
     import_takeout,
     new_takeout_job,
+    queue_takeout,
+    resume_takeout_imports,
+    run_takeout_import,
 )
 from backend.services.pipeline import EXTRACT
 from tests.backend.core.test_decode_heic import heic
@@ -229,3 +233,28 @@ def test_trashed_items_come_in_when_asked(tmp_path: Path) -> None:
     _, report = run(ctx, owner, [archive])
     assert report.new == 1 and not report.skipped  # type: ignore[attr-defined]
     runtime.engine.dispose()
+
+
+def test_an_uploaded_export_whose_message_was_lost_is_sent_again(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    owner = new_owner(ctx)
+    staged = ctx.settings.takeout_folder / ".incoming-test"
+    staged.mkdir(parents=True)
+    make_zip(
+        staged / "part-0001.zip",
+        {f"{Y}/IMG_1.jpg": real_photo(0), f"{Y}/IMG_1.jpg.json": sidecar("IMG_1.jpg")},
+    )
+    with ctx.session(write=True) as session:
+        job_id = queue_takeout(session, ctx.settings, owner, staged).id
+    recorder = ctx.jobs
+    assert isinstance(recorder, Recorder)
+    assert recorder.sent == [(TAKEOUT_IMPORT, {"job_id": job_id})]
+    assert resume_takeout_imports(ctx, stale_after=60) == 0  # it is not stalled yet
+    assert resume_takeout_imports(ctx) == 1  # at start-up: every import not read yet
+    assert job_id is not None
+    run_takeout_import(ctx, job_id)
+    run_takeout_import(ctx, job_id)  # a second delivery changes nothing
+    assert [i.filename for i in rows(ctx).values()] == ["IMG_1.jpg"]
+    assert not (ctx.settings.takeout_folder / str(job_id)).exists()
+    assert resume_takeout_imports(ctx) == 0
