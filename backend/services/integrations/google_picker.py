@@ -140,6 +140,7 @@ class PickerClient:
         url: str,
         params: dict[str, Any] | None = None,
         exhausted_is_final: bool = False,
+        stream: bool = False,
     ) -> httpx.Response:
         """One call with the person's token: a 401 refreshes once; 429 and 5xx back off and
         retry (Retry-After wins). Returns the final response (maybe 4xx) for the caller."""
@@ -148,12 +149,16 @@ class PickerClient:
         while True:
             token = self.credentials.access_token()
             try:
-                response = self.http.request(
+                request = self.http.build_request(
                     method, url, params=params, headers={"Authorization": f"Bearer {token}"}
                 )
+                response = self.http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 response = None
                 problem = type(exc).__name__
+            if response is not None and stream and response.status_code >= 400:
+                response.read()  # an error's body is small; the connection goes back
+                response.close()
             if response is not None:
                 if response.status_code == 401 and not refreshed:
                     refreshed = True
@@ -219,14 +224,25 @@ class PickerClient:
     def download(self, item: MediaItem) -> bytes | None:
         """The original bytes (``baseUrl=d``, with the bearer token); None when over the size
         limit. Raises ``BytesGone`` when the baseUrl has expired."""
-        response = self._send("GET", item.base_url + "=d")
-        if response.status_code in (403, 404):
-            raise BytesGone()
-        if response.status_code >= 400:
-            raise GoogleBusy(f"Google Photos answered HTTP {response.status_code}")
-        if len(response.content) > self.max_download:
-            return None
-        return response.content
+        response = self._send("GET", item.base_url + "=d", stream=True)
+        try:
+            if response.status_code in (403, 404):
+                raise BytesGone()
+            if response.status_code >= 400:
+                raise GoogleBusy(f"Google Photos answered HTTP {response.status_code}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_download:
+                    return None  # not read beyond the limit
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except httpx.TransportError as exc:
+            problem = type(exc).__name__
+            raise GoogleBusy(f"the download from Google Photos broke off ({problem})") from None
+        finally:
+            response.close()
 
 
 def _session(body: dict[str, Any]) -> PickerSession:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from backend.services.ingestion.google_picks import IMPORT_PICK, import_pick, start_pick
+from backend.services.integrations.google import Credentials
+from backend.services.integrations.google_picker import PickerClient
 from backend.services.storage.blobstore import BlobStore
 from backend.services.worker.recovery import resume_unfinished
 from tests.helpers.app import Person
@@ -194,3 +196,20 @@ def test_a_worker_killed_mid_import_resumes_with_every_photo_once(
     assert sorted(i["source_id"] for i in images) == [f"{account}-{i}" for i in range(4)]
     job = person.job(done["job_id"])
     assert job["state"] == "done" and job["done"] == job["total"] == 5  # 4 photos + the pick
+
+
+def test_a_photo_over_the_size_limit_is_not_read_beyond_it(
+    env: GoogleEnv, fake: FakeGoogle
+) -> None:
+    person, account = connected(env, photos=1)
+    [(owner,)] = env.raw("SELECT id FROM user WHERE email = ?", person.email)
+    credentials = Credentials(env.runtime.ctx, owner)
+    with PickerClient(fake.origin, credentials, max_download=1000) as small:
+        session = small.create_session()
+        fake.pick(session.id)
+        [item] = list(small.media_items(session.id))
+        assert small.download(item) is None
+        with PickerClient(fake.origin, credentials) as normal:
+            assert normal.download(item) == fake.library[account][0].data
+        small.delete_session(session.id)
+    assert fake.open_sessions(account) == []
