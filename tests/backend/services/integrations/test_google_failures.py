@@ -4,6 +4,7 @@ RESOURCE_EXHAUSTED, an expired baseUrl, a person who never finishes picking, a k
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -66,7 +67,10 @@ def pick(person: Person) -> dict[str, Any]:
     return body
 
 
-def test_a_401_refreshes_once_and_retries(env: GoogleEnv, fake: FakeGoogle) -> None:
+def test_a_401_refreshes_once_and_retries(
+    env: GoogleEnv, fake: FakeGoogle, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     person, _ = connected(env)
     before = fake.refreshes
     fake.expire_access_tokens()
@@ -76,6 +80,9 @@ def test_a_401_refreshes_once_and_retries(env: GoogleEnv, fake: FakeGoogle) -> N
     done = wait_pick(person, started["id"])
     assert (done["state"], done["imported"]) == ("done", 2)
     assert fake.refreshes == before + 1  # the new token served the whole import
+    tokens = list(fake.refresh_tokens) + list(fake.access_tokens)
+    assert "Google" in caplog.text or caplog.records  # something was logged...
+    assert not any(t in caplog.text for t in tokens)  # ...and never a token
 
 
 def test_invalid_grant_asks_the_person_to_reconnect(env: GoogleEnv, fake: FakeGoogle) -> None:
