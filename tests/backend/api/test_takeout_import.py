@@ -18,16 +18,19 @@ ALBUM = "Takeout/Google Photos/Holiday"
 URL = "https://photos.google.com/photo/AF1Qip{}"
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Person, Person, Path]]:
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Person, Person, Path]]:
+    """One service and two people for the module (both take seconds to make): the export
+    test imports as Tara; the others are refused before anything is stored, as Hana."""
     settings = make_settings(
-        data, DUPFINDER_MAX_REQUEST_BYTES=50_000, DUPFINDER_MAX_TAKEOUT_BYTES=600_000
+        tmp_path_factory.mktemp("data"),
+        DUPFINDER_MAX_REQUEST_BYTES=50_000,
+        DUPFINDER_MAX_TAKEOUT_BYTES=600_000,
     )
     with service(settings) as (client, runtime):
         yield (
             Person.sign_up(client, runtime, "tara@example.com"),
-            Person.sign_up(client, runtime, "otto@example.com"),
+            Person.sign_up(client, runtime, "hana@example.com"),
             settings.takeout_folder,
         )
 
@@ -71,7 +74,7 @@ def parts(tmp_path: Path) -> list[Path]:
 def test_an_export_in_two_parts_is_imported_once_and_grouped(
     served: tuple[Person, Person, Path], tmp_path: Path
 ) -> None:
-    tara, otto, folder = served
+    tara, hana, folder = served
     # Over the ordinary request limit (50 kB), under the Takeout one.
     archives = parts(tmp_path)
     assert sum(p.stat().st_size for p in archives) > 50_000
@@ -103,14 +106,14 @@ def test_an_export_in_two_parts_is_imported_once_and_grouped(
     assert tara.job(again.json()["job_id"])["message"].startswith("3 photo(s): 0 new, 3 imported")
     assert tara.get("/images").json()["total"] == 3
     # Nobody else sees the job or the photos.
-    assert otto.get(f"/jobs/{body['job_id']}").status_code == 404
-    assert otto.get("/images").json()["total"] == 0
+    assert hana.get(f"/jobs/{body['job_id']}").status_code == 404
+    assert hana.get("/images").json()["total"] == 0
 
 
 def test_hostile_archives_are_refused_and_nothing_is_kept(
     served: tuple[Person, Person, Path], tmp_path: Path
 ) -> None:
-    tara, _, folder = served
+    _, tara, folder = served
     evil = make_zip(tmp_path / "evil.zip", {"../../outside.jpg": real_photo(0)})
     response = post(tara, evil)
     assert response.status_code == 422
@@ -135,7 +138,7 @@ def test_hostile_archives_are_refused_and_nothing_is_kept(
 def test_limits_and_sign_in_come_before_the_body(
     served: tuple[Person, Person, Path], tmp_path: Path
 ) -> None:
-    tara, _, folder = served
+    _, tara, folder = served
     archive = make_zip(tmp_path / "a.zip", {f"{Y}/x.jpg": img.jpeg(1)})
     assert post(tara, archive, headers=False).status_code == 401
     huge = make_zip(tmp_path / "huge.zip", {f"{Y}/n.png": img.noise_png(500)})

@@ -46,12 +46,18 @@ CLIPPED = "PXL_20190917_101112345.PORTRAIT.ORIGINAL_IM.jpg"  # and in the archiv
 URL = "https://photos.google.com/photo/AF1Qip{}"
 
 
-@pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[AppContext]:
-    runtime = build_runtime(make_settings(tmp_path / "data"))
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppContext]:
+    """One database for the module (migrations take seconds); each test its own person."""
+    runtime = build_runtime(make_settings(tmp_path_factory.mktemp("data")))
     runtime.close()
-    yield dataclasses.replace(runtime.ctx, jobs=Recorder(runtime.engine))
+    yield runtime.ctx
     runtime.engine.dispose()
+
+
+@pytest.fixture
+def ctx(shared: AppContext) -> AppContext:
+    return dataclasses.replace(shared, jobs=Recorder(shared.engine))
 
 
 def export(tmp_path: Path) -> list[Path]:
@@ -107,19 +113,19 @@ def run(ctx: AppContext, owner: int, paths: list[Path]) -> tuple[int, object]:
     return job_id, import_takeout(ctx, job_id, paths)
 
 
-def rows(ctx: AppContext) -> dict[str, Image]:
+def rows(ctx: AppContext, owner: int) -> dict[str, Image]:
     with Session(ctx.engine) as session:
-        return {i.filename: i for i in session.exec(select(Image))}
+        return {i.filename: i for i in session.exec(select(Image).where(Image.owner_id == owner))}
 
 
 def test_a_two_part_export_becomes_one_image_per_google_item(
     ctx: AppContext, tmp_path: Path
 ) -> None:
-    owner = new_owner(ctx)
+    owner = new_owner(ctx, "p125@example.com")
     paths = export(tmp_path)
     job_id, report = run(ctx, owner, paths)
 
-    images = rows(ctx)
+    images = rows(ctx, owner)
     assert sorted(images) == sorted(
         [
             "IMG_0001.jpg",
@@ -181,7 +187,7 @@ def test_a_two_part_export_becomes_one_image_per_google_item(
     # Again: nothing new, nothing sent, the job says so.
     sent = len(recorder.sent)
     job_id, again = run(ctx, owner, paths)
-    assert rows(ctx).keys() == images.keys()
+    assert rows(ctx, owner).keys() == images.keys()
     assert len(recorder.sent) == sent
     assert (again.new, again.known) == (0, 8)  # type: ignore[attr-defined]
     with Session(ctx.engine) as session:
@@ -192,7 +198,7 @@ def test_a_two_part_export_becomes_one_image_per_google_item(
 def test_a_later_export_adds_album_names_and_new_photos_only(
     ctx: AppContext, tmp_path: Path
 ) -> None:
-    owner = new_owner(ctx)
+    owner = new_owner(ctx, "p202@example.com")
     first = make_zip(
         tmp_path / "a.zip",
         {
@@ -213,7 +219,7 @@ def test_a_later_export_adds_album_names_and_new_photos_only(
     )
     _, report = run(ctx, owner, [later])
     assert (report.new, report.known) == (1, 1)  # type: ignore[attr-defined]
-    images = rows(ctx)
+    images = rows(ctx, owner)
     assert images["IMG_0001.jpg"].albums == ["Urlaub"]
     assert images["IMG_0002.jpg"].albums == []  # a year folder is no album
 
@@ -238,7 +244,7 @@ def test_trashed_items_come_in_when_asked(tmp_path: Path) -> None:
 def test_an_uploaded_export_whose_message_was_lost_is_sent_again(
     ctx: AppContext, tmp_path: Path
 ) -> None:
-    owner = new_owner(ctx)
+    owner = new_owner(ctx, "p248@example.com")
     staged = ctx.settings.takeout_folder / ".incoming-test"
     staged.mkdir(parents=True)
     make_zip(
@@ -255,6 +261,6 @@ def test_an_uploaded_export_whose_message_was_lost_is_sent_again(
     assert job_id is not None
     run_takeout_import(ctx, job_id)
     run_takeout_import(ctx, job_id)  # a second delivery changes nothing
-    assert [i.filename for i in rows(ctx).values()] == ["IMG_1.jpg"]
+    assert [i.filename for i in rows(ctx, owner).values()] == ["IMG_1.jpg"]
     assert not (ctx.settings.takeout_folder / str(job_id)).exists()
     assert resume_takeout_imports(ctx) == 0
