@@ -59,6 +59,7 @@ class ApiClient:
     retries: int = 5
     backoff: float = 1.0  # first wait; doubles each retry
     timeout: float = 120.0
+    transport: httpx.BaseTransport | None = None  # tests: a fake API
     limiter: RateLimiter = field(init=False)
     client: httpx.Client = field(init=False)
 
@@ -68,6 +69,7 @@ class ApiClient:
             base_url=self.api_url.rstrip("/"),
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=self.timeout,
+            transport=self.transport,
         )
 
     def close(self) -> None:

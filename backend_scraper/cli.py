@@ -57,14 +57,15 @@ def add_scrape_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _token(args: argparse.Namespace, api_url: str) -> str:
     from backend_scraper.api import sign_in
+    from backend_scraper.errors import ScrapeError
 
     token = args.token or os.environ.get("DUPFINDER_TOKEN", "")
     if token:
         return str(token)
     if not args.email:
-        raise SystemExit(
-            "dupfinder: the API needs to know who you are: pass --token (or set "
-            "DUPFINDER_TOKEN), or --email (password from DUPFINDER_PASSWORD or a prompt)"
+        raise ScrapeError(
+            "the API needs to know who you are: pass --token (or set DUPFINDER_TOKEN), or "
+            "--email (password from DUPFINDER_PASSWORD or a prompt)"
         )
     password = os.environ.get("DUPFINDER_PASSWORD") or getpass.getpass(
         f"password for {args.email} at {api_url}: "
@@ -104,6 +105,12 @@ def run_scrape(
                 file=sys.stderr,
             )
             return 2
+        if args.profile is not None and not args.profile.is_dir():
+            raise ScrapeError(
+                f"no browser profile at {args.profile}: sign in first with "
+                f"`dupfinder scrape login --profile {args.profile}`"
+            )
+        token = _token(args, api_url)  # before the browser starts: fail fast
         config = ScrapeConfig(
             page_url=page_url,
             api_url=api_url,
@@ -120,7 +127,7 @@ def run_scrape(
             send=args.send,
             progress=not args.quiet,
         )
-        report = scrape(config, _token(args, api_url))
+        report = scrape(config, token)
     except ScrapeError as exc:
         print(f"dupfinder: {exc}", file=sys.stderr)
         return 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -103,11 +102,7 @@ class _Sender:
         self.bar.set_postfix(sent=self.report.sent, new=self.report.new)
 
 
-def scrape(
-    config: ScrapeConfig,
-    token: str,
-    on_round: Callable[[int], None] | None = None,
-) -> ScrapeReport:
+def scrape(config: ScrapeConfig, token: str) -> ScrapeReport:
     """Walk the photos page until it shows nothing new, sending what is not sent yet."""
     state = ScrapeState(config.state_file, config.page_url, config.api_url)
     report = ScrapeReport(mode=config.send)
@@ -126,7 +121,7 @@ def scrape(
             sender = _Sender(config, client, state, page, report, bar)
             seen: set[str] = set()
             idle = 0
-            for round_no in range(config.max_rounds):
+            for _round in range(config.max_rounds):
                 entries = page.read_grid()
                 fresh = 0
                 for entry in entries:
@@ -146,8 +141,6 @@ def scrape(
                         continue
                     sender.add(photo)
                 report.found = len(seen)
-                if on_round is not None:
-                    on_round(round_no)
                 idle = 0 if fresh else idle + 1
                 if idle >= config.idle_rounds:
                     break

@@ -52,7 +52,14 @@ class ScrapedOut(BaseModel):
     rejected: list[ScrapedRejected]
 
 
-_ITEMS_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/ScrapedIn"}
+# The body is read by hand (JSON or multipart), so FastAPI does not list it: described here,
+# inline (no $ref to a component FastAPI would not generate).
+_ITEMS_SCHEMA: dict[str, Any] = {
+    "title": "ScrapedIn",
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": ScrapedItemIn.model_json_schema()}},
+}
 OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,

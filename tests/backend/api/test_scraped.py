@@ -2,32 +2,50 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-from backend.config import Settings
+from backend.runtime import Runtime
 from tests.helpers import images as img
-from tests.helpers.app import Person, make_settings, names
+from tests.helpers.app import Person, make_settings, names, service
 from tests.helpers.photo_host import PhotoHost, photo_host
 
 ORIGINAL = img.jpeg(21, (480, 360))
 SMALL = img.resized(ORIGINAL)
 OTHER = img.jpeg(77, (480, 360))
+PEOPLE = itertools.count()
 
 
-@pytest.fixture
+# One service for the module (its start costs more than the tests); each test has its own
+# people, so nothing one test does is seen by another.
+@pytest.fixture(scope="module")
 def host() -> Iterator[PhotoHost]:
     with photo_host() as h:
         yield h
 
 
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, host: PhotoHost
+) -> Iterator[tuple[TestClient, Runtime]]:
+    data = tmp_path_factory.mktemp("data")
+    with service(make_settings(data, DUPFINDER_FETCH_TEST_ORIGINS=[host.origin])) as pair:
+        yield pair
+
+
 @pytest.fixture
-def settings(data_dir: Path, host: PhotoHost) -> Settings:
-    return make_settings(data_dir, DUPFINDER_FETCH_TEST_ORIGINS=[host.origin])
+def alice(client: TestClient, runtime: Runtime) -> Person:
+    return Person.sign_up(client, runtime, f"alice-{next(PEOPLE)}@example.com")
+
+
+@pytest.fixture
+def bob(client: TestClient, runtime: Runtime) -> Person:
+    return Person.sign_up(client, runtime, f"bob-{next(PEOPLE)}@example.com")
 
 
 def item(source_id: str, url: str | None = None, **extra: Any) -> dict[str, Any]:
