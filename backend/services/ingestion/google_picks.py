@@ -133,8 +133,10 @@ def start_pick(ctx: AppContext, owner_id: int) -> StartedPick:
 
 def close_stale_sessions(ctx: AppContext, owner_id: int, client: PickerClient) -> int:
     """Delete at Google the sessions this person still holds open: finished picks whose
-    deletion failed, and picks still waiting (cancelled: a newer one replaces them)."""
-    with ctx.session() as session:
+    deletion failed, and picks still waiting (cancelled: a newer one replaces them). A waiting
+    pick is cancelled before its session goes, so its poll never mistakes the deletion for
+    Google losing the session."""
+    with ctx.session(write=True) as session:
         picks = session.exec(
             select(GooglePick).where(
                 GooglePick.owner_id == owner_id,
@@ -142,6 +144,9 @@ def close_stale_sessions(ctx: AppContext, owner_id: int, client: PickerClient) -
                 GooglePick.state != PickState.IMPORTING,
             )
         ).all()
+        for row in picks:
+            if row.state == PickState.WAITING:
+                _finish(session, row, PickState.FAILED, "cancelled: a newer pick replaced it")
     closed = 0
     for pick in picks:
         try:
@@ -150,12 +155,10 @@ def close_stale_sessions(ctx: AppContext, owner_id: int, client: PickerClient) -
             continue
         closed += 1
         with ctx.session(write=True) as session:
-            row = session.get(GooglePick, pick.id)
-            if row is not None:
-                row.session_open = False
-                if row.state == PickState.WAITING:
-                    _finish(session, row, PickState.FAILED, "cancelled: a newer pick replaced it")
-                session.add(row)
+            done_with = session.get(GooglePick, pick.id)
+            if done_with is not None:
+                done_with.session_open = False
+                session.add(done_with)
     return closed
 
 

@@ -174,7 +174,9 @@ class Credentials:
         with self.ctx.session() as session:
             conn = get_connection(session, self.owner_id)
         if conn is None:
-            raise NotConnected("Google Photos was disconnected; connect it again to import")
+            raise NotConnected(
+                "Google Photos is not connected (or was disconnected); connect it to import"
+            )
         if conn.needs_reconnect:
             raise ReconnectNeeded(conn.last_error or RECONNECT)
         return conn
@@ -216,7 +218,9 @@ class Credentials:
         with self.ctx.session(write=True) as session:
             fresh = get_connection(session, self.owner_id)
             if fresh is None:
-                raise NotConnected("Google Photos was disconnected; connect it again to import")
+                raise NotConnected(
+                    "Google Photos is not connected (or was disconnected); connect it to import"
+                )
             _store_access(fresh, tokens, self._cipher)
             if tokens.refresh_token:  # Google rotated it (rare): keep the new one
                 fresh.refresh_token_enc = self._cipher.encrypt(tokens.refresh_token)

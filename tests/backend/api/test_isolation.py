@@ -9,6 +9,8 @@ own OpenAPI description, which lists every operation the routers define.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +19,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from backend.config import Settings
+from backend.models import GooglePick, PickState, utcnow
 from tests.helpers import images as img
-from tests.helpers.app import Person, names
+from tests.helpers.app import Person, make_settings, names
 
 ID_PARAM = re.compile(r"{(\w+_id)}")
 MISSING_ID = 987654
@@ -44,6 +48,29 @@ def id_routes(client: TestClient) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    # Google Photos configured (never reached: Alice's pick below is written directly), so
+    # that the pick route is swept too.
+    return make_settings(data_dir, DUPFINDER_GOOGLE_CLIENT_ID="isolation.apps.example")
+
+
+def google_pick(alice: Person) -> int:
+    owner = alice.get("/users/me").json()["id"]
+    with alice.runtime.ctx.session(write=True) as session:
+        pick = GooglePick(
+            owner_id=owner,
+            google_session_id="s1",
+            picker_uri="https://photos.google.com/picker/s1",
+            state=PickState.DONE,
+            expires_at=utcnow() + timedelta(minutes=30),
+        )
+        session.add(pick)
+        session.flush()
+        assert pick.id is not None
+        return pick.id
+
+
+@pytest.fixture
 def alices(alice: Person) -> dict[str, Any]:
     body = alice.upload(img.camera_batch())
     ids = alice.ids(body)
@@ -52,6 +79,7 @@ def alices(alice: Person) -> dict[str, Any]:
         "image_id": ids["copy.jpg"],
         "group_id": exact["id"],
         "job_id": body["job_id"],
+        "pick_id": google_pick(alice),
         "keep": [ids["original.jpg"]],
         "trash": [ids["copy.jpg"]],
     }
@@ -81,6 +109,7 @@ def test_every_id_route_answers_404_for_someone_elses_id(
         ("GET", "/api/v1/duplicates/groups/{group_id}"),
         ("POST", "/api/v1/duplicates/groups/{group_id}/resolve"),
         ("POST", "/api/v1/duplicates/groups/{group_id}/dismiss"),
+        ("GET", "/api/v1/integrations/google/picks/{pick_id}"),
     }
     assert expected <= routes, "an id route disappeared; update this test"
     before = alice.groups()
