@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -37,6 +36,7 @@ from backend.config import Settings
 from backend.core.decode import (
     IMAGE_EXTENSIONS,
     VIDEO_REASON,
+    DecodeLimits,
     ImageRejected,
     clean_filename,
     is_video_name,
@@ -205,7 +205,10 @@ class _Plan:
 
     def __init__(self) -> None:
         self.members: list[Member] = []
-        self.json: dict[tuple[str, str], Any] = {}  # (folder, file name) -> parsed JSON
+        # (folder, file name) -> a photo's sidecar, or an album's title (what JSON files
+        # say, kept small: a library has as many sidecars as photos).
+        self.sidecars: dict[tuple[str, str], Sidecar] = {}
+        self.titles: dict[str, str] = {}  # folder -> album title
 
 
 def _read_plan(
@@ -224,7 +227,11 @@ def _read_plan(
             except (ValueError, UnicodeDecodeError):
                 parsed = None
             folder, name = posixpath.split(entry.member.name)
-            plan.json[(nfc(folder), nfc(name))] = parsed
+            folder, name = nfc(folder), nfc(name)
+            if is_item_sidecar(parsed):
+                plan.sidecars[(folder, name)] = parse_sidecar(parsed)
+            elif title := album_title(parsed):
+                plan.titles[folder] = title
         if progress:
             progress("reading the archive", n, 0)
     return plan
@@ -248,15 +255,10 @@ def _organise(
     """Pass 1's result: items keyed by their link back (album copies merged), and the items
     without one (merged by their bytes in pass 2)."""
     roots = _photos_root(plan.members)
-    titles: dict[str, str] = {}
+    titles = plan.titles
     sidecar_names: dict[str, list[str]] = {}
-    for (folder, name), data in plan.json.items():
-        if is_item_sidecar(data):
-            sidecar_names.setdefault(folder, []).append(name)
-        else:
-            title = album_title(data)
-            if title:
-                titles[folder] = title
+    for folder, name in plan.sidecars:
+        sidecar_names.setdefault(folder, []).append(name)
     indexes = {folder: index_sidecars(names) for folder, names in sidecar_names.items()}
     by_key: dict[str, _Item] = {}
     unkeyed: list[_Item] = []
@@ -281,7 +283,7 @@ def _organise(
                 report.skipped.append((_display(member), NOT_A_PHOTO))
             continue
         found = match_sidecar(name, indexes.get(folder, {}))
-        sidecar = parse_sidecar(plan.json.get((folder, found))) if found else Sidecar()
+        sidecar = plan.sidecars.get((folder, found), Sidecar()) if found else Sidecar()
         if sidecar.trashed and not include_trashed:
             report.skipped.append((_display(member), TRASHED_REASON))
             continue
@@ -539,7 +541,7 @@ def import_takeout(
     return report
 
 
-def _take(entry: Entry, item: _Item, limits: Any, report: TakeoutReport) -> _Ready | None:
+def _take(entry: Entry, item: _Item, limits: DecodeLimits, report: TakeoutReport) -> _Ready | None:
     shown = _display(entry.member)
     if entry.data is None:
         report.skipped.append((shown, entry.problem or "the file could not be read"))
