@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 
 TAKEOUT_KIND = "takeout"
 HEARTBEAT_SECONDS = 20.0  # a running import touches its job this often (see the sweep)
+ABANDONED_AFTER_SECONDS = 24 * 3600
 JSON_LIMIT = 4 * 1024 * 1024  # a sidecar is a few hundred bytes; an album's list a few MiB
 BATCH = 200
 MAX_SKIPPED_SHOWN = 1000
@@ -616,7 +617,23 @@ def resume_takeout_imports(ctx: AppContext, stale_after: float | None = None) ->
         if job_id is not None and job_folder(ctx, job_id).is_dir():
             ctx.jobs.enqueue(TAKEOUT_IMPORT, job_id=job_id)
             sent += 1
+    _forget_abandoned_uploads(ctx.settings.takeout_folder)
     return sent
+
+
+def _forget_abandoned_uploads(folder: Path) -> None:
+    """Uploads cut off half-way (the connection dropped, the process died) leave a staging
+    folder that nothing will read: gone after a day (another API instance of a cluster may
+    be receiving one right now)."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - ABANDONED_AFTER_SECONDS
+    for staged in folder.glob(".incoming-*"):
+        try:
+            if staged.stat().st_mtime < cutoff:
+                shutil.rmtree(staged, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def abandon_takeout(ctx: AppContext, job_id: int, reason: str) -> None:

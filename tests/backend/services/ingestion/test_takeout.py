@@ -5,6 +5,9 @@ nothing."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -264,3 +267,15 @@ def test_an_uploaded_export_whose_message_was_lost_is_sent_again(
     assert [i.filename for i in rows(ctx, owner).values()] == ["IMG_1.jpg"]
     assert not (ctx.settings.takeout_folder / str(job_id)).exists()
     assert resume_takeout_imports(ctx) == 0
+    # An upload cut off a day ago is forgotten; one arriving now is left alone.
+    old, new = (
+        ctx.settings.takeout_folder / ".incoming-old",
+        ctx.settings.takeout_folder / ".incoming-new",
+    )
+    for staged in (old, new):
+        staged.mkdir()
+        (staged / "part-0001.zip").write_bytes(b"PK")
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    resume_takeout_imports(ctx)
+    assert not old.exists() and new.exists()
+    shutil.rmtree(new)
