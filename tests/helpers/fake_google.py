@@ -80,6 +80,7 @@ class FakeGoogle:
         self.poll_interval = 0.1
         self.timeout_in = 30.0
         self.base_url_ttl = 3600.0
+        self.base_url_origin = ""  # another origin for baseUrls (default: this server's)
         # Records.
         self.log: list[tuple[str, str, int]] = []
         self.refreshes = 0
@@ -99,6 +100,7 @@ class FakeGoogle:
             self.poll_interval = 0.1
             self.timeout_in = 30.0
             self.base_url_ttl = 3600.0
+            self.base_url_origin = ""
 
     def add_photos(self, email: str, items: list[Item]) -> None:
         self.library.setdefault(email, []).extend(items)
@@ -355,7 +357,7 @@ class FakeGoogle:
             "createTime": item.create_time,
             "type": item.type,
             "mediaFile": {
-                "baseUrl": f"{self.origin}/media/{nonce}",
+                "baseUrl": f"{self.base_url_origin or self.origin}/media/{nonce}",
                 "mimeType": item.mime,
                 "filename": item.filename,
                 "mediaFileMetadata": meta,

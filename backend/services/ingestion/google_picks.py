@@ -49,6 +49,7 @@ from backend.services.integrations.google_picker import (
     PickingUnfinished,
     SessionGone,
     TooManySessions,
+    UntrustedAddress,
 )
 from backend.services.job_queue import enqueue_job
 from backend.services.jobs import count_progress
@@ -336,6 +337,9 @@ class _Importer:
             data = self._fetch(item)
         except BytesGone:
             self._fail(item, "Google would not hand over this photo (its link expired)")
+            return
+        except UntrustedAddress:
+            self._fail(item, "Google gave an address outside its own servers for this photo")
             return
         limits = self.ctx.settings.decode_limits
         try:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -38,6 +39,10 @@ class PickingUnfinished(Exception):
 
 class SessionGone(Exception):
     """404 on a session: Google no longer knows it (deleted, or long expired)."""
+
+
+class UntrustedAddress(Exception):
+    """A ``baseUrl`` outside Google's content hosts: the token is not sent there."""
 
 
 class BytesGone(Exception):
@@ -221,9 +226,21 @@ class PickerClient:
             if not token:
                 return
 
+    def trusted(self, url: str) -> bool:
+        """Whether the person's token may go to ``url``: Google's content hosts over https
+        (``*.googleusercontent.com``), or the Picker API's own origin."""
+        parts = urlsplit(url)
+        own = urlsplit(self.base)
+        if (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
+            return True
+        host = parts.hostname or ""
+        return parts.scheme == "https" and host.endswith(".googleusercontent.com")
+
     def download(self, item: MediaItem) -> bytes | None:
         """The original bytes (``baseUrl=d``, with the bearer token); None when over the size
         limit. Raises ``BytesGone`` when the baseUrl has expired."""
+        if not self.trusted(item.base_url):
+            raise UntrustedAddress()
         response = self._send("GET", item.base_url + "=d", stream=True)
         try:
             if response.status_code in (403, 404):

@@ -220,3 +220,19 @@ def test_a_photo_over_the_size_limit_is_not_read_beyond_it(
             assert normal.download(item) == fake.library[account][0].data
         small.delete_session(session.id)
     assert fake.open_sessions(account) == []
+
+
+def test_the_token_never_goes_to_an_address_outside_google(
+    env: GoogleEnv, fake: FakeGoogle
+) -> None:
+    person, _ = connected(env, photos=1)
+    started = pick(person)
+    # Same server, another name: not the Picker API's origin, not a googleusercontent host.
+    fake.base_url_origin = fake.origin.replace("127.0.0.1", "localhost")
+    downloads = fake.downloads
+    fake.pick(session_of(started))
+    done = wait_pick(person, started["id"])
+    assert (done["state"], done["imported"], done["failed"]) == ("done", 0, 1)
+    assert "outside its own servers" in done["problems"][0]["reason"]
+    assert fake.downloads == downloads  # no request carried the token there
+    assert person.job(done["job_id"])["state"] == "done"
