@@ -182,6 +182,10 @@ class PhotosPage:
         context.unroute("**/*", guard.handle)
         return cls(context, page, page.url)
 
+    def check_signed_in(self) -> None:
+        if urlsplit(self.page.url).hostname in sel.SIGN_IN_HOSTS:
+            raise SignInRequired(self.page.url)
+
     def read_grid(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.page.evaluate(
             sel.READ_GRID,

@@ -122,6 +122,7 @@ def scrape(config: ScrapeConfig, token: str) -> ScrapeReport:
             seen: set[str] = set()
             idle = 0
             for _round in range(config.max_rounds):
+                page.check_signed_in()  # a session can expire mid-run
                 entries = page.read_grid()
                 fresh = 0
                 for entry in entries:

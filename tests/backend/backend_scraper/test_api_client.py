@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from backend.cli import main
+from backend.config import Settings
+from backend_scraper.__main__ import DEFAULTS
 from backend_scraper.api import ApiClient, RateLimiter
 from backend_scraper.errors import ApiError
 from backend_scraper.state import ScrapeState
@@ -117,3 +119,12 @@ def test_cli_explains_what_is_missing(
     state.write_text("{}")
     assert main(["--data-dir", str(tmp_path), "scrape", "--storage-state", str(state)]) == 1
     assert "pass --token" in capsys.readouterr().err
+
+
+def test_the_scraper_alone_has_the_service_defaults(tmp_path: Path) -> None:
+    settings = Settings(DUPFINDER_DATA_DIR=str(tmp_path))
+    assert DEFAULTS == {
+        "GOOGLE_PHOTOS_URL": settings.google_photos_url,
+        "FASTAPI_ENDPOINT": settings.fastapi_endpoint,
+        "DUPFINDER_CHROMIUM": settings.chromium_path,
+    }

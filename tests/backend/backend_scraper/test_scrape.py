@@ -197,9 +197,9 @@ def test_killed_half_way_and_resumed(
     state = tmp_path / "scrape-state.json"
     cookies = site.storage_state(tmp_path / "signed-in.json")
     command = [
-        sys.executable, "-m", "backend.cli", "scrape", "--storage-state", str(cookies),
+        sys.executable, "-m", "backend_scraper", "--storage-state", str(cookies),
         "--url", site.origin + "/", "--api", api.url, "--state", str(state), "--batch", "2",
-        "--interval", "0.6", "--scroll-pause", "0.3", "-q",
+        "--interval", "3", "--scroll-pause", "0.3", "-q",
     ]  # fmt: skip
     env = dict(os.environ, DUPFINDER_TOKEN=token, DUPFINDER_DATA_DIR=str(tmp_path / "data"))
     env["DUPFINDER_CHROMIUM"] = chromium
@@ -211,7 +211,9 @@ def test_killed_half_way_and_resumed(
             assert time.monotonic() < deadline, "the first batch was never acknowledged"
             time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the scraper and its Chromium, mid-run
+        # The scraper and its Chromium, mid-run: the first batch acknowledged, the next one
+        # held back by the 3 s between requests.
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     first = api.responses.accepted(token)
     assert 2 <= len(first) < 8
