@@ -37,6 +37,9 @@ class JobQueue(Protocol):
 class _Buffer:
     queue: JobQueue
     jobs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # How many jobs were queued when each open SAVEPOINT began: rolling one back drops the
+    # jobs queued inside it.
+    savepoints: dict[int, int] = field(default_factory=dict)
 
 
 def bind_jobs(session: Session, queue: JobQueue) -> None:
@@ -45,6 +48,8 @@ def bind_jobs(session: Session, queue: JobQueue) -> None:
         raise RuntimeError("this session already sends its jobs to a queue")
     session.info[_KEY] = _Buffer(queue)
     event.listen(session, "after_commit", _send)
+    event.listen(session, "after_transaction_create", _savepoint_began)
+    event.listen(session, "after_soft_rollback", _savepoint_rolled_back)
     event.listen(session, "after_transaction_end", _drop)
 
 
@@ -63,14 +68,33 @@ def enqueue_job(session: Session, name: str, **kwargs: Any) -> None:
 
 
 def _send(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released: the outer transaction has not committed yet
     buffer: _Buffer = session.info[_KEY]
     jobs, buffer.jobs = buffer.jobs, []
     for name, kwargs in jobs:
         buffer.queue.enqueue(name, **kwargs)
 
 
+def _savepoint_began(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        buffer: _Buffer = session.info[_KEY]
+        buffer.savepoints[id(transaction)] = len(buffer.jobs)
+
+
+def _savepoint_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    if previous.nested:
+        buffer: _Buffer = session.info[_KEY]
+        del buffer.jobs[buffer.savepoints.pop(id(previous), len(buffer.jobs)) :]
+
+
 def _drop(session: Session, transaction: SessionTransaction) -> None:
-    # After a commit the buffer is already empty (after_commit runs first); after a rollback
-    # or a close without commit, what was queued refers to writes that never happened.
+    # (A SAVEPOINT's own end comes before its rollback event: its mark stays until then, or
+    # until the outer transaction ends.)
+    buffer: _Buffer = session.info[_KEY]
     if transaction.parent is None:
-        session.info[_KEY].jobs.clear()
+        # After a commit the buffer is already empty (after_commit runs first); after a
+        # rollback or a close without commit, what was queued refers to writes that never
+        # happened.
+        buffer.jobs.clear()
+        buffer.savepoints.clear()

@@ -91,6 +91,27 @@ def test_every_commit_sends_what_was_queued_before_it(ctx: AppContext) -> None:
     assert queue.sent == [(GROUP, {"owner_id": 1}), (GROUP, {"owner_id": 2})]
 
 
+def test_a_savepoint_released_sends_nothing_until_the_commit(ctx: AppContext) -> None:
+    queue = Recorder()
+    with Session(ctx.engine) as session:
+        bind_jobs(session, queue)
+        with session.begin_nested():
+            enqueue_job(session, GROUP, owner_id=1)
+        assert queue.sent == []  # only a SAVEPOINT was released
+        with session.begin_nested():
+            enqueue_job(session, GROUP, owner_id=2)
+        session.rollback()  # the outer transaction fails: neither job goes out
+        assert queue.sent == []
+        enqueue_job(session, GROUP, owner_id=3)
+        savepoint = session.begin_nested()
+        enqueue_job(session, GROUP, owner_id=4)
+        savepoint.rollback()  # only the savepoint's writes are undone, and only its job
+        with session.begin_nested():
+            enqueue_job(session, GROUP, owner_id=5)
+        session.commit()
+    assert queue.sent == [(GROUP, {"owner_id": 3}), (GROUP, {"owner_id": 5})]
+
+
 def test_queuing_needs_a_session_bound_to_a_queue(ctx: AppContext) -> None:
     with Session(ctx.engine) as session, pytest.raises(RuntimeError, match="no job queue"):
         enqueue_job(session, GROUP, owner_id=1)
