@@ -172,6 +172,10 @@ class PairOut(BaseModel):
     copy_similarity: float | None  # SSCD cosine similarity, when computed
     semantic_similarity: float | None  # CLIP cosine similarity, when computed
     shared_objects: list[str]  # object tags both images have
+    # Geometric verification of a would-be near pair: "copy", "other_shot" or "undecided"
+    # (None: not verified, e.g. identical pictures), and the check that decided, in words.
+    verdict: str | None = None
+    decided_by: str | None = None
     explanation: str
 
 
@@ -183,6 +187,10 @@ class GroupOut(BaseModel):
     suggested_keep: KeeperOut | None  # None once every member is gone (a decided group)
     pairs: list[PairOut]
     tags: list[str]  # object tags of its members, most common first
+    # What resolving it means: exact and near groups, "keep the suggested copy, trash the
+    # others"; similar groups (other shots), "pick the best shot": nothing is offered for the
+    # trash by default.
+    suggested_action: str = ""
 
 
 class ResolveIn(BaseModel):

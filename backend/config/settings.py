@@ -12,6 +12,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.core.decode import DecodeLimits
+from backend.core.keeper import RULES as KEEPER_RULES
+from backend.core.keeper import KeeperRule
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # for tests; refused in production
 # SSCD cosine for the similar tier without CLIP, per copy model (calibrated: docs/models.md).
@@ -164,6 +166,11 @@ class Settings(BaseSettings):
     # Bursts without CLIP: one camera, at most this many seconds apart (EXIF), and hashes
     # alike; 0 turns the rule off.
     burst_seconds: float = Field(default=10.0, ge=0, alias="DUPFINDER_BURST_SECONDS")
+    # The keeper suggestion's rules, in order (backend/core/keeper.py): the first that tells two
+    # copies apart decides; every rule the keeper wins on is shown as a reason.
+    keeper_rules: list[KeeperRule] = Field(
+        default_factory=lambda: list(KEEPER_RULES), min_length=1, alias="DUPFINDER_KEEPER_RULES"
+    )
     # Two shots with different people counts are not "the same shot" (similar tier only).
     similar_object_check: bool = Field(default=True, alias="DUPFINDER_SIMILAR_OBJECT_CHECK")
     # Each new image looks at this many nearest neighbours per model (as Immich does).

@@ -49,14 +49,16 @@ class Evidence:
     semantic: float | None = None  # CLIP cosine similarity
     people: tuple[int, int] | None = None  # persons detected in each, when both were analysed
     other_shot: bool = False  # verification or EXIF says two shots (see ``different_shots``)
+    different: bool = False  # verification: not one picture at all (only an overlay in common)
     seconds_apart: float | None = None  # capture times by one camera, when both are known
 
 
 def classify(e: Evidence, t: Thresholds) -> Tier | None:
     if e.identical:
         return Tier.EXACT
-    near = (e.hash_distance is not None and e.hash_distance <= t.near_distance) or (
-        e.copy is not None and e.copy >= t.near_copy
+    near = not e.different and (
+        (e.hash_distance is not None and e.hash_distance <= t.near_distance)
+        or (e.copy is not None and e.copy >= t.near_copy)
     )
     if near and not e.other_shot:
         return Tier.NEAR
@@ -77,6 +79,7 @@ def classify(e: Evidence, t: Thresholds) -> Tier | None:
         )
         or (
             t.similar_semantic is None
+            and not e.different
             and e.copy is not None
             and t.similar_copy is not None
             and e.copy >= t.similar_copy

@@ -11,8 +11,10 @@ def explain_pair(
     copy_similarity: float | None,
     semantic_similarity: float | None,
     shared_objects: list[str],
+    decided_by: str | None = None,
 ) -> str:
-    parts: list[str] = []
+    """``decided_by``: what verification or EXIF said of a would-be near pair, said first."""
+    parts: list[str] = [decided_by] if decided_by else []
     if tier == Tier.EXACT:
         parts.append("identical pictures (same file or same pixels)")
     elif hash_distance is not None:

@@ -1,12 +1,72 @@
-"""Which copy in a group to keep, and why, in words a person can check."""
+"""Which copy in a group to keep, and why, in words a person can check.
+
+The rules are applied in order (a setting, ``DUPFINDER_KEEPER_RULES``); the first rule that
+tells two copies apart decides between them, and every rule on which the suggested copy beats
+another is given as a reason:
+
+- ``resolution``: more pixels;
+- ``colour``: in colour rather than greyscale;
+- ``format``: the format that loses least, the original's (RAW > HEIC/AVIF/PNG/TIFF and other
+  lossless > JPEG > WebP > GIF), before file size: a bigger JPEG re-encode of a HEIC is not the
+  better copy;
+- ``metadata``: the camera's capture facts and the most EXIF;
+- ``size``: the same picture in more bytes (less compression damage); for identical pixels,
+  the smaller file;
+- ``oldest``: the earliest capture time;
+- ``name``: a name without a copy marker: ``(1)``, ``copy``, ``-edited``...;
+- ``file_time``: the earliest file time (after the name: copying a file resets its time).
+
+For identical pixels (an exact group), resolution, colour and format cannot differ in what
+they show, so only metadata, (smaller) size, oldest, name and file time count. Ties go to the copy
+added first.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
-# Higher is better for keeping: lossless and camera formats over re-encodes for the web.
-FORMAT_RANK = {"TIFF": 4, "PNG": 4, "JPEG": 3, "MPO": 3, "WEBP": 2, "BMP": 2, "GIF": 1}
+# Higher is better for keeping: camera originals and lossless formats over re-encodes.
+FORMAT_RANK = {
+    "RAW": 6,
+    "DNG": 6,
+    "HEIF": 5,
+    "HEIC": 5,
+    "AVIF": 5,
+    "TIFF": 5,
+    "PNG": 5,
+    "BMP": 4,
+    "JPEG": 3,
+    "MPO": 3,
+    "WEBP": 2,
+    "GIF": 1,
+}
+KeeperRule = Literal[
+    "resolution", "colour", "format", "metadata", "size", "oldest", "name", "file_time"
+]
+RULES: tuple[KeeperRule, ...] = (
+    "resolution",
+    "colour",
+    "format",
+    "metadata",
+    "size",
+    "oldest",
+    "name",
+    "file_time",
+)
+DEFAULT_RULES = RULES
+IDENTICAL_RULES = frozenset({"metadata", "size", "oldest", "name", "file_time"})
+
+# "IMG_1234 (1).jpg", "IMG_1234-copy.jpg", "Copy of IMG_1234.jpg", "IMG_1234 - Copie.jpg",
+# "IMG_1234-edited.jpg", "IMG_1234_kopie.jpg"
+COPY_MARKER = re.compile(
+    r"(\(\d+\)|\[\d+\]|(^|[\s_\-.])(copy|copie|kopie|kopia|copia)(\s*\d+)?($|[\s_\-.(])"
+    r"|^copy of |[\s_\-]edited($|[\s_\-.(]))",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +80,8 @@ class Candidate:
     taken_at: datetime | None = None
     camera_model: str | None = None
     is_greyscale: bool = False
+    filename: str = ""
+    file_time: datetime | None = None  # the file's modification time, where known
 
 
 @dataclass(frozen=True)
@@ -28,49 +90,90 @@ class Suggestion:
     reasons: list[str]
 
 
-def _score(c: Candidate, identical: bool) -> tuple[int, ...]:
-    has_capture_facts = int(c.taken_at is not None) + int(c.camera_model is not None)
-    pixels, colour = c.width * c.height, int(not c.is_greyscale)
-    if identical:
-        # Same pixels everywhere: the copy with the camera's metadata, then the smallest file.
-        return (pixels, colour, has_capture_facts, c.exif_fields, -c.size_bytes)
-    return (
-        pixels,
-        colour,
-        has_capture_facts,
-        c.exif_fields,
-        c.size_bytes,  # the same picture in more bytes: less compression damage
-        FORMAT_RANK.get(c.format, 0),
-    )
+def has_copy_marker(filename: str) -> bool:
+    stem = filename.rsplit("/", 1)[-1]
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return bool(COPY_MARKER.search(stem))
 
 
-def suggest_keeper(candidates: list[Candidate], identical: bool = False) -> Suggestion:
-    """``identical``: the candidates have the same pixels (an exact group)."""
+def _capture_facts(c: Candidate) -> int:
+    return int(c.taken_at is not None) + int(c.camera_model is not None)
+
+
+def _older(when: datetime | None) -> tuple[float]:
+    # Older is better: a negated timestamp; unknown counts as newest.
+    return (-when.timestamp() if when else float("-inf"),)
+
+
+Key = Callable[[Candidate], tuple[float, ...]]
+
+
+def _keys(identical: bool) -> dict[str, Key]:
+    return {
+        "resolution": lambda c: (c.width * c.height,),
+        "colour": lambda c: (int(not c.is_greyscale),),
+        "format": lambda c: (FORMAT_RANK.get(c.format.upper(), 0),),
+        "metadata": lambda c: (_capture_facts(c), c.exif_fields),
+        "size": lambda c: (-c.size_bytes if identical else c.size_bytes,),
+        "oldest": lambda c: _older(c.taken_at),
+        "name": lambda c: (int(not has_copy_marker(c.filename)),) if c.filename else (0,),
+        "file_time": lambda c: _older(c.file_time),
+    }
+
+
+def _reason(rule: str, best: Candidate, others: list[Candidate], identical: bool) -> str | None:
+    if rule == "resolution":
+        pixels = best.width * best.height
+        if all(pixels > o.width * o.height for o in others):
+            return f"highest resolution ({best.width}×{best.height})"
+        return f"full resolution ({best.width}×{best.height})"
+    if rule == "colour":
+        return "in colour"
+    if rule == "format":
+        return f"better format ({best.format})"
+    if rule == "metadata":
+        facts = [f for f in (best.camera_model, best.taken_at and "capture date") if f]
+        detail = ", ".join(str(f) for f in facts) or f"{best.exif_fields} EXIF fields"
+        return f"richest metadata ({detail})"
+    if rule == "size":
+        if identical:
+            return "smallest file for the same pixels"
+        return "largest file (least compressed)"
+    if rule == "oldest" and best.taken_at:
+        return f"taken first ({best.taken_at:%Y-%m-%d %H:%M:%S})"
+    if rule == "file_time":
+        return "oldest file"
+    if rule == "name":
+        return "name without a copy marker such as '(1)', 'copy' or '-edited'"
+    return None
+
+
+def suggest_keeper(
+    candidates: list[Candidate], identical: bool = False, rules: Sequence[str] = DEFAULT_RULES
+) -> Suggestion:
+    """``identical``: the candidates have the same pixels (an exact group). ``rules``: the
+    order in which the rules are applied (names from ``RULES``)."""
     if not candidates:
         raise ValueError("a group has at least one image")
+    keys = _keys(identical)
+    order = [r for r in rules if r in keys and (not identical or r in IDENTICAL_RULES)]
+
+    def score(c: Candidate) -> tuple[tuple[float, ...], ...]:
+        return tuple(keys[r](c) for r in order)
+
     # Ties go to the oldest upload (lowest id): usually the original.
-    best = max(candidates, key=lambda c: (_score(c, identical), -c.id))
+    best = max(candidates, key=lambda c: (score(c), -c.id))
     others = [c for c in candidates if c.id != best.id]
     reasons: list[str] = []
-    if not identical and others:
-        if all(best.width * best.height > o.width * o.height for o in others):
-            reasons.append(f"highest resolution ({best.width}×{best.height})")
-        elif all(best.width * best.height >= o.width * o.height for o in others):
+    for rule in order:
+        mine = keys[rule](best)
+        values = [keys[rule](o) for o in others]
+        if others and all(mine >= v for v in values) and any(mine > v for v in values):
+            text = _reason(rule, best, others, identical)
+            if text:
+                reasons.append(text)
+        elif rule == "resolution" and others and all(mine >= v for v in values):
             reasons.append(f"full resolution ({best.width}×{best.height})")
-    if not best.is_greyscale and any(o.is_greyscale for o in others):
-        reasons.append("in colour")
-    if best.camera_model or best.taken_at:
-        facts = [f for f in (best.camera_model, best.taken_at and "capture date") if f]
-        if any(o.exif_fields < best.exif_fields for o in others):
-            reasons.append("richest metadata (" + ", ".join(str(f) for f in facts) + ")")
-    if identical:
-        if others and all(best.size_bytes < o.size_bytes for o in others):
-            reasons.append("smallest file for the same pixels")
-    else:
-        if others and all(best.size_bytes > o.size_bytes for o in others):
-            reasons.append("largest file (least compressed)")
-        if any(FORMAT_RANK.get(o.format, 0) < FORMAT_RANK.get(best.format, 0) for o in others):
-            reasons.append(f"better format ({best.format})")
     if not reasons:
         reasons.append("copies are equivalent; the earliest added is kept")
     return Suggestion(best.id, reasons)

@@ -81,8 +81,39 @@ def resolve(
         image.trashed_at = now
         session.add(image)
     kept = sorted(set(members) - set(trash))
+    if shown.group.tier != Tier.SIMILAR:  # copies of one photo: what one knew, all knew
+        for image_id in kept:
+            carry_over(members[image_id], [members[i] for i in sorted(set(trash))])
+            session.add(members[image_id])
     _decide_pairs(session, owner_id, _pairs_to_record(shown, kept), Verdict.KEEP_BOTH)
     return _close(session, group_id, owner_id, GroupStatus.RESOLVED, kept, sorted(trash))
+
+
+def carry_over(keeper: Image, trashed: list[Image]) -> list[str]:
+    """Give the kept copy what the trashed copies knew and it does not (capture time, place,
+    camera, the link back to Google Photos, albums); returns the fields filled in."""
+    filled: list[str] = []
+    for gone in trashed:
+        if keeper.taken_at is None and gone.taken_at is not None:
+            keeper.taken_at, keeper.taken_subsec = gone.taken_at, gone.taken_subsec
+            filled.append("taken_at")
+        if keeper.latitude is None and gone.latitude is not None and gone.longitude is not None:
+            keeper.latitude, keeper.longitude = gone.latitude, gone.longitude
+            filled.append("location")
+        if keeper.camera_model is None and gone.camera_model is not None:
+            keeper.camera_make, keeper.camera_model = gone.camera_make, gone.camera_model
+            filled.append("camera")
+        if keeper.source_url is None and gone.source_url is not None:
+            keeper.source_url = gone.source_url
+            filled.append("source_url")
+        if keeper.description is None and gone.description is not None:
+            keeper.description = gone.description
+            filled.append("description")
+        more = [a for a in gone.albums if a not in keeper.albums]
+        if more:
+            keeper.albums = [*keeper.albums, *more]  # a new list: the JSON column sees it
+            filled.append("albums")
+    return filled
 
 
 def dismiss(

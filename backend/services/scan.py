@@ -17,10 +17,18 @@ from sqlmodel import Session, col, select
 
 from backend.core.grouping import Tier
 from backend.core.keeper import suggest_keeper
-from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageState, Job
+from backend.models import (
+    DuplicateGroup,
+    GroupMember,
+    GroupStatus,
+    Image,
+    ImagePair,
+    ImageState,
+    Job,
+)
 from backend.models.image import UNFINISHED
 from backend.services.context import AppContext
-from backend.services.grouping.queries import candidate
+from backend.services.grouping.queries import SUGGESTED_ACTION, candidate
 from backend.services.ingestion.folder import register_folder
 from backend.services.job_queue import enqueue_job
 from backend.services.pipeline import DELETE_BLOBS, GROUP
@@ -35,6 +43,19 @@ class ScanGroup:
     paths: list[str]
     keep: str
     reasons: list[str]
+    bytes_freed: int = 0  # what trashing the others frees (0 for similar: nothing by default)
+    decided_by: list[str] = field(default_factory=list)  # what verification or EXIF said
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "tier": self.tier.value,
+            "members": self.paths,
+            "keep": self.keep,
+            "reasons": self.reasons,
+            "bytes_freed": self.bytes_freed,
+            "suggested_action": SUGGESTED_ACTION[self.tier],
+            "decided_by": self.decided_by,
+        }
 
 
 @dataclass
@@ -47,11 +68,16 @@ class ScanReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)  # files a fault kept from analysis
 
-    def as_json(self) -> dict[str, list[list[str]]]:
-        out: dict[str, list[list[str]]] = {t.value: [] for t in Tier}
+    def as_json(self) -> dict[str, object]:
+        """``exact``, ``near``, ``similar``: lists of path lists; ``skipped``: [path, reason];
+        ``groups``: each group with its tier, members, suggested keeper, reasons and the bytes
+        resolving it frees."""
+        tiers: dict[str, list[list[str]]] = {t.value: [] for t in Tier}
         for g in self.groups:
-            out[g.tier.value].append(g.paths)
+            tiers[g.tier.value].append(g.paths)
+        out: dict[str, object] = dict(tiers)
         out["skipped"] = [[p, r] for p, r in self.skipped]
+        out["groups"] = [g.as_json() for g in self.groups]
         return out
 
 
@@ -117,18 +143,38 @@ def scan_folder(
                 )
             )
         }
+        said: dict[tuple[int, int], str] = {
+            (a, b): text
+            for a, b, text in session.execute(
+                sa.select(
+                    col(ImagePair.image_a), col(ImagePair.image_b), col(ImagePair.decided_by)
+                ).where(
+                    col(ImagePair.owner_id) == batch.owner_id,
+                    col(ImagePair.decided_by).is_not(None),
+                )
+            )
+        }
     for gid, ids in sorted(members.items(), key=lambda kv: min(batch.images[i] for i in kv[1])):
         if len(ids) < 2:
             continue
+        tier = tiers[gid]
         keeper = suggest_keeper(
-            [candidate(images[i]) for i in ids], identical=tiers[gid] == Tier.EXACT
+            [candidate(images[i]) for i in ids],
+            identical=tier == Tier.EXACT,
+            rules=ctx.settings.keeper_rules,
         )
+        in_group = set(ids)
+        freed = sum(images[i].size_bytes for i in ids if i != keeper.image_id)
         report.groups.append(
             ScanGroup(
-                tier=tiers[gid],
+                tier=tier,
                 paths=sorted(shown(batch.images[i]) for i in ids),
                 keep=shown(batch.images[keeper.image_id]),
                 reasons=keeper.reasons,
+                bytes_freed=0 if tier == Tier.SIMILAR else freed,
+                decided_by=sorted(
+                    {t for (a, b), t in said.items() if a in in_group and b in in_group}
+                ),
             )
         )
     return report

@@ -28,7 +28,14 @@ def test_scan_json(tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[s
     code, out, err = run(capsys, "--data-dir", state, "scan", str(folder), "--json", "-q")
     assert code == 0 and err == ""
     report = json.loads(out)
-    assert set(report) == {"exact", "near", "similar", "skipped"}
+    assert set(report) == {"exact", "near", "similar", "skipped", "groups"}
+    assert [(g["tier"], g["members"]) for g in report["groups"]] == [
+        ("exact", sorted(os.path.join(str(folder), r) for r in folders.EXACT)),
+        ("near", sorted(os.path.join(str(folder), r) for r in folders.NEAR)),
+    ]
+    keeper = report["groups"][0]
+    assert keeper["keep"] in keeper["members"] and keeper["reasons"]
+    assert keeper["bytes_freed"] > 0
     paths = lambda rels: sorted(os.path.join(str(folder), r) for r in rels)  # noqa: E731
     assert report["exact"] == [paths(folders.EXACT)]
     assert report["near"] == [paths(folders.NEAR)]

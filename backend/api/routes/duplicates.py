@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentUser, SessionDep, owner_id
+from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
 from backend.api.schemas import (
     DecisionOut,
     DismissIn,
@@ -21,7 +21,13 @@ from backend.core.explain import explain_pair
 from backend.core.grouping import Tier
 from backend.models import GroupDecision
 from backend.services import decisions
-from backend.services.grouping.queries import GroupView, get_group, list_groups, view
+from backend.services.grouping.queries import (
+    SUGGESTED_ACTION,
+    GroupView,
+    get_group,
+    list_groups,
+    view,
+)
 from backend.services.objects import tags
 
 router = APIRouter(prefix="/duplicates", tags=["duplicates"])
@@ -48,8 +54,15 @@ def _out(v: GroupView) -> GroupOut:
                 copy_similarity=p.copy_similarity,
                 semantic_similarity=p.semantic_similarity,
                 shared_objects=shared,
+                verdict=p.verdict,
+                decided_by=p.decided_by,
                 explanation=explain_pair(
-                    p.tier, p.distance, p.copy_similarity, p.semantic_similarity, shared
+                    p.tier,
+                    p.distance,
+                    p.copy_similarity,
+                    p.semantic_similarity,
+                    shared,
+                    p.decided_by,
                 ),
             )
         )
@@ -63,6 +76,7 @@ def _out(v: GroupView) -> GroupOut:
         ),
         pairs=pairs,
         tags=sorted(counts, key=lambda t: (-counts[t], t)),
+        suggested_action=SUGGESTED_ACTION[v.group.tier],
     )
 
 
@@ -70,6 +84,7 @@ def _out(v: GroupView) -> GroupOut:
 def groups(
     user: CurrentUser,
     session: SessionDep,
+    ctx: CtxDep,
     tier: Tier | None = None,
     object: Annotated[
         str | None, Query(max_length=64, description="only groups where a member shows this")
@@ -77,13 +92,15 @@ def groups(
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[GroupOut]:
-    views, total = list_groups(session, owner_id(user), tier, page, size, object)
+    rules = ctx.settings.keeper_rules
+    views, total = list_groups(session, owner_id(user), tier, page, size, object, rules)
     return Page(items=[_out(v) for v in views], total=total, page=page, size=size)
 
 
 @router.get("/groups/{group_id}", response_model=GroupOut, responses=ERRORS)
-def group(group_id: int, user: CurrentUser, session: SessionDep) -> GroupOut:
-    return _out(view(session, get_group(session, owner_id(user), group_id)))
+def group(group_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> GroupOut:
+    shown = get_group(session, owner_id(user), group_id)
+    return _out(view(session, shown, ctx.settings.keeper_rules))
 
 
 def _decision(d: GroupDecision) -> DecisionOut:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import sqlalchemy as sa
@@ -218,7 +218,9 @@ def _gather(
     hits, codes = _hash_hits(library, new)
     vector_hits = _vector_neighbours(session, ctx, owner_id, list(codes))
     batch = {k.id: k for k in map(_Known.of, new)}
+    burst_hits = _capture_neighbours(session, owner_id, new, ctx.settings.burst_seconds)
     others = {o for h in hits.values() for o in h} | {o for _, o, _, _ in vector_hits}
+    others |= {o for _, o in burst_hits}
     known = _grouped(session, owner_id, others - set(batch)) | batch
 
     found: dict[tuple[int, int], _Pair] = {}
@@ -242,6 +244,9 @@ def _gather(
             evidence.copy = max(evidence.copy or -1.0, similarity)
         else:
             evidence.semantic = max(evidence.semantic or -1.0, similarity)
+    for image_id, other_id in burst_hits:
+        if other_id != image_id and other_id in known:
+            found.setdefault(pair(image_id, other_id), _Pair())
     for (a, b), ev in found.items():
         if ev.hash_distance is None:  # found by a model only: still say how far the hashes are
             ev.hash_distance = _hash_distance(codes, known, a, b)
@@ -331,6 +336,7 @@ def compare(
             ev.semantic,
             counts,
             other_shot=check.other_shot,
+            different=check.different,
             seconds_apart=seconds_apart(ca, cb),
         )
         tier = classify(evidence, thresholds)
@@ -397,6 +403,33 @@ def _vector_neighbours(
     return out
 
 
+def _capture_neighbours(
+    session: Session, owner_id: int, new: list[Image], seconds: float
+) -> list[tuple[int, int]]:
+    """Pictures one camera took within ``seconds`` of a new one (EXIF DateTimeOriginal):
+    candidates for the burst rule, which no copy signal may find."""
+    if seconds <= 0:
+        return []
+    out: list[tuple[int, int]] = []
+    window = timedelta(seconds=seconds + 1)  # taken_at has whole seconds
+    for image in new:
+        if image.taken_at is None or image.taken_subsec is None or image.camera_model is None:
+            continue
+        assert image.id is not None
+        for (other,) in session.execute(
+            sa.select(col(Image.id)).where(
+                col(Image.owner_id) == owner_id,
+                col(Image.id) != image.id,
+                col(Image.camera_model) == image.camera_model,
+                col(Image.taken_subsec).is_not(None),
+                col(Image.taken_at).between(image.taken_at - window, image.taken_at + window),
+                col(Image.state).in_((ImageState.READY, ImageState.ANALYSED)),
+            )
+        ):
+            out.append((image.id, other))
+    return out
+
+
 def _hash_distance(
     codes: dict[int, list[int]], known: dict[int, _Known], a: int, b: int
 ) -> int | None:
@@ -452,6 +485,7 @@ class _Check:
     """What decided whether a would-be near pair is one photograph: EXIF or verification."""
 
     other_shot: bool = False
+    different: bool = False
     verdict: str | None = None
     explained: float | None = None
     inlier_ratio: float | None = None
@@ -468,16 +502,20 @@ def _check(
     a, b = known[key[0]], known[key[1]]
     reason = different_shots(a.capture, b.capture)
     if reason is not None:
-        return _Check(True, geometry.Verdict.OTHER_SHOT.value, decided_by=reason)
+        return _Check(True, verdict=geometry.Verdict.OTHER_SHOT.value, decided_by=reason)
     if not ctx.settings.verify_copies:
         return _Check()
     found = verified.get(key)
     if found is None:
         stored = session.get(ImagePair, key)
         if stored is not None and stored.verdict is not None:  # verified in an earlier run
-            other = stored.verdict == geometry.Verdict.OTHER_SHOT.value
             return _Check(
-                other, stored.verdict, stored.explained, stored.inlier_ratio, stored.decided_by
+                stored.verdict == geometry.Verdict.OTHER_SHOT.value,
+                stored.verdict == geometry.Verdict.DIFFERENT.value,
+                stored.verdict,
+                stored.explained,
+                stored.inlier_ratio,
+                stored.decided_by,
             )
         pa, pb = _prepare_picture(ctx.store, a), _prepare_picture(ctx.store, b)
         if pa is None or pb is None:
@@ -485,6 +523,7 @@ def _check(
         found = geometry.verify(pa, pb)  # arrived after the prepare: rare
     return _Check(
         found.verdict == geometry.Verdict.OTHER_SHOT,
+        found.verdict == geometry.Verdict.DIFFERENT,
         found.verdict.value,
         found.explained,
         found.inlier_ratio,

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.core.grouping import Tier
-from backend.core.keeper import Candidate, Suggestion, suggest_keeper
-from backend.models import DuplicateGroup, GroupMember, GroupStatus, Image, ImageObject, ImagePair
+from backend.core.keeper import DEFAULT_RULES, Candidate, Suggestion, suggest_keeper
+from backend.models import (
+    DuplicateGroup,
+    GroupMember,
+    GroupStatus,
+    Image,
+    ImageObject,
+    ImagePair,
+    IngestionMode,
+)
 from backend.services.objects import groups_showing, objects_among
 from backend.services.pagination import paginate
 from backend.services.scoping import get_owned, owned_query
@@ -37,7 +46,30 @@ def candidate(image: Image) -> Candidate:
         taken_at=image.taken_at,
         camera_model=image.camera_model,
         is_greyscale=image.is_greyscale,
+        filename=image.filename,
+        file_time=_file_time(image),
     )
+
+
+def _file_time(image: Image) -> datetime | None:
+    """A scanned file's modification time (``size:mtime_ns``), where known."""
+    if image.source != IngestionMode.FOLDER or not image.source_version:
+        return None
+    try:
+        ns = int(image.source_version.split(":", 1)[1])
+    except (IndexError, ValueError):
+        return None
+    return datetime.fromtimestamp(ns / 1e9, UTC).replace(tzinfo=None)
+
+
+SUGGESTED_ACTION = {
+    Tier.EXACT: "keep the suggested copy and trash the others: they are the same picture",
+    Tier.NEAR: "keep the suggested copy and trash the others: they are copies of one photo",
+    Tier.SIMILAR: (
+        "pick the best shot: these are other shots of one scene, not copies; "
+        "nothing is trashed unless you choose it"
+    ),
+}
 
 
 def _visible_members(owner_id: int) -> sa.Select[int]:
@@ -59,6 +91,7 @@ def list_groups(
     page: int,
     size: int,
     showing: str | None = None,
+    rules: Sequence[str] = DEFAULT_RULES,
 ) -> tuple[list[GroupView], int]:
     """Open groups, optionally of one tier and with a member showing an object."""
     stmt = owned_query(DuplicateGroup, owner_id).where(
@@ -70,19 +103,23 @@ def list_groups(
     if showing:
         stmt = stmt.where(col(DuplicateGroup.id).in_(groups_showing(owner_id, showing)))
     groups, total = paginate(session, stmt.order_by(col(DuplicateGroup.id)), page, size)
-    return views(session, groups), total
+    return views(session, groups, rules), total
 
 
 def get_group(session: Session, owner_id: int, group_id: int) -> DuplicateGroup:
     return get_owned(session, DuplicateGroup, owner_id, group_id, "group")
 
 
-def view(session: Session, group: DuplicateGroup) -> GroupView:
-    (shown,) = views(session, [group])
+def view(
+    session: Session, group: DuplicateGroup, rules: Sequence[str] = DEFAULT_RULES
+) -> GroupView:
+    (shown,) = views(session, [group], rules)
     return shown
 
 
-def views(session: Session, groups: Sequence[DuplicateGroup]) -> list[GroupView]:
+def views(
+    session: Session, groups: Sequence[DuplicateGroup], rules: Sequence[str] = DEFAULT_RULES
+) -> list[GroupView]:
     """The groups as shown, in three statements however many groups and members there are:
     the members not in the trash, the pairs among them, and their detected objects."""
     if not groups:
@@ -123,7 +160,9 @@ def views(session: Session, groups: Sequence[DuplicateGroup]) -> list[GroupView]
         members = images[group.id]
         ids = sorted(i.id for i in members if i.id is not None)
         keeper = (
-            suggest_keeper([candidate(i) for i in members], identical=group.tier == Tier.EXACT)
+            suggest_keeper(
+                [candidate(i) for i in members], identical=group.tier == Tier.EXACT, rules=rules
+            )
             if members
             else None
         )

@@ -89,6 +89,14 @@ def test_other_shot_leaves_near_for_similar() -> None:
     assert classify(Evidence(identical=True, other_shot=True), HASHES_ONLY) == Tier.EXACT
 
 
+def test_different_pictures_leave_the_copy_tiers() -> None:
+    overlay = Evidence(hash_distance=30, copy=0.8, different=True)
+    assert classify(overlay, NO_CLIP) is None
+    assert classify(Evidence(hash_distance=30, semantic=0.95, different=True), WITH_CLIP) == (
+        Tier.SIMILAR
+    )
+
+
 def test_bursts_by_capture_time_and_hashes() -> None:
     burst = Evidence(hash_distance=18, seconds_apart=0.4)
     assert classify(burst, BURSTS) == Tier.SIMILAR

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from backend.core.keeper import Candidate, suggest_keeper
+from backend.core.keeper import Candidate, has_copy_marker, suggest_keeper
 
 
 def cand(
@@ -99,3 +99,83 @@ class TestIdenticalCopies:
         choice = suggest_keeper([cand(4), cand(3)], identical=True)
         assert choice.image_id == 3
         assert choice.reasons == ["copies are equivalent; the earliest added is kept"]
+
+
+# --- prefer the original --------------------------------------------------------------------
+
+
+def test_original_format_before_file_size() -> None:
+    """A bigger JPEG re-encode of a HEIC is not the better copy."""
+    heic = cand(1, 4032, 3024, 1_800_000, format="HEIF")
+    jpeg = cand(2, 4032, 3024, 3_900_000, format="JPEG")
+    choice = suggest_keeper([jpeg, heic])
+    assert choice.image_id == 1
+    assert "better format (HEIF)" in choice.reasons
+    raw = suggest_keeper([cand(1, format="PNG"), cand(2, format="DNG")])
+    assert raw.image_id == 2
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["IMG_1234 (1).jpg", "IMG_1234-copy.jpg", "IMG_1234.jpg"],
+        ["IMG_1234.jpg", "Copy of IMG_1234.jpg", "IMG_1234 - Copy (2).jpg"],
+        ["IMG_1234-edited.jpg", "IMG_1234.jpg"],
+    ],
+)
+def test_names_without_copy_markers(names: list[str]) -> None:
+    group = [cand(i + 1, filename=n) for i, n in enumerate(names)]
+    for identical in (True, False):
+        choice = suggest_keeper(group, identical=identical)
+        assert group[choice.image_id - 1].filename == "IMG_1234.jpg"
+        assert any("copy marker" in r for r in choice.reasons)
+
+
+@pytest.mark.parametrize(
+    ("name", "marked"),
+    [
+        ("IMG_1234.jpg", False),
+        ("copyright.jpg", False),
+        ("IMG_1234 (1).jpg", True),
+        ("IMG_1234-copy.jpg", True),
+        ("IMG_1234 copy 2.jpg", True),
+        ("Copy of IMG_1234.jpg", True),
+        ("IMG_1234-edited.jpg", True),
+        ("IMG_1234_edited(1).jpg", True),
+    ],
+)
+def test_copy_markers(name: str, marked: bool) -> None:
+    assert has_copy_marker(name) == marked
+
+
+def test_oldest_capture_then_file_time() -> None:
+    early, late = datetime(2020, 1, 1, 9), datetime(2020, 1, 1, 10)
+    choice = suggest_keeper([cand(1, taken_at=late), cand(2, taken_at=early)])
+    assert choice.image_id == 2 and "taken first (2020-01-01 09:00:00)" in choice.reasons
+    filed = suggest_keeper([cand(1, file_time=late), cand(2, file_time=early)], identical=True)
+    assert filed.image_id == 2 and "oldest file" in filed.reasons
+
+
+def test_rule_order_is_a_setting() -> None:
+    big_jpeg = cand(1, 1280, 960, 90_000)
+    small_png = cand(2, 640, 480, 50_000, format="PNG")
+    assert suggest_keeper([big_jpeg, small_png]).image_id == 1
+    choice = suggest_keeper([big_jpeg, small_png], rules=["format", "resolution"])
+    assert choice.image_id == 2
+    assert choice.reasons == ["better format (PNG)"]
+
+
+def test_every_winning_rule_is_a_reason() -> None:
+    best = cand(
+        1, 1280, 960, 90_000, format="PNG", camera_model="X100", exif_fields=20, filename="a.png"
+    )
+    worse = cand(2, 640, 480, 50_000, is_greyscale=True, filename="a (1).jpg")
+    reasons = suggest_keeper([worse, best]).reasons
+    assert [r.split(" ")[0] for r in reasons] == [
+        "highest",
+        "in",
+        "better",
+        "richest",
+        "largest",
+        "name",
+    ]

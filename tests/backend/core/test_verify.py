@@ -90,8 +90,14 @@ def test_order_does_not_matter(left: Image.Image, left_prepared: Prepared) -> No
     assert verify(left_prepared, crop) == verify(crop, left_prepared)
 
 
-def test_flat_pictures_are_undecided() -> None:
-    flat = Image.new("RGB", (400, 300), (90, 120, 200))
-    result = verify(prepare(flat), prepare(flat.resize((200, 150))))
-    assert result.verdict == Verdict.UNDECIDED
-    assert "could not be verified" in result.explanation()
+def test_flat_pictures_are_judged_on_their_tones() -> None:
+    sky = Image.linear_gradient("L").resize((400, 300)).convert("RGB")
+    result = verify(prepare(sky), jpeg_copy(sky.resize((200, 150))))
+    assert result.verdict == Verdict.COPY and result.method == "rescaled"
+
+
+def test_pictures_sharing_only_an_overlay_are_different() -> None:
+    cat, coffee = skimage_photo("chelsea.png"), skimage_photo("coffee.png").resize((451, 300))
+    result = verify(prepare(sticker(caption(cat))), jpeg_copy(sticker(caption(coffee))))
+    assert result.verdict in (Verdict.DIFFERENT, Verdict.OTHER_SHOT), result
+    assert result.verdict != Verdict.COPY

@@ -49,12 +49,17 @@ def test_first_scan(folder: Path, scan_settings: Settings) -> None:
     report = scan(scan_settings, str(folder))
     assert (report.files, report.analysed) == (9, 9)
     out = report.as_json()
+    groups = out.pop("groups")
     assert out == {
         "exact": [joined(folder, folders.EXACT)],
         "near": [joined(folder, folders.NEAR)],
         "similar": [],
         "skipped": [[p, r] for p, r in report.skipped],
     }
+    assert [(g["tier"], g["members"]) for g in groups] == [  # type: ignore[attr-defined]
+        ("exact", joined(folder, folders.EXACT)),
+        ("near", joined(folder, folders.NEAR)),
+    ]
     skipped = dict(report.skipped)
     assert sorted(skipped) == joined(folder, folders.SKIPPED)
     assert "truncated" in skipped[str(folder / folders.SKIPPED[0])]

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+from PIL import Image
 from sqlmodel import Session, select
 
 from backend.models import ImagePair
 from backend.runtime import build_runtime
 from backend.services.scan import scan_folder
 from tests.helpers.app import make_settings
+from tests.helpers.images import camera_exif
 from tests.helpers.photos import jpeg, skimage_photo
 
 
@@ -40,3 +43,33 @@ def test_stereo_pair_is_not_near(tmp_path: Path) -> None:
     verdicts = sorted(p.verdict or "" for p in pairs)
     assert verdicts == ["copy", "other_shot", "other_shot"]
     assert any((p.decided_by or "").startswith("another shot") for p in pairs)
+
+
+def _shot(im: Image.Image, subsec: str, size: tuple[int, int] | None = None) -> bytes:
+    exif = camera_exif(make="Canon", model="EOS 5D")
+    exif.get_ifd(0x8769)[0x9291] = subsec  # SubSecTimeOriginal
+    buf = io.BytesIO()
+    (im.resize(size) if size else im).save(buf, "JPEG", quality=90, exif=exif)
+    return buf.getvalue()
+
+
+def test_exif_says_two_shots(tmp_path: Path) -> None:
+    """Pictures that look like copies but were taken 0.4 s apart by one camera: a burst."""
+    left = skimage_photo("motorcycle_left.png")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "IMG_1.jpg").write_bytes(_shot(left, "12"))
+    (folder / "IMG_2.jpg").write_bytes(_shot(left, "52", (left.width - 8, left.height - 6)))
+    runtime = build_runtime(make_settings(tmp_path / "state"))
+    try:
+        report = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
+        with Session(runtime.ctx.engine) as session:
+            (stored,) = session.exec(select(ImagePair)).all()
+    finally:
+        runtime.close()
+    out = report.as_json()
+    assert out["near"] == [] and len(out["similar"]) == 1  # type: ignore[arg-type]
+    assert stored.decided_by == "taken 0.4 s apart" and stored.verdict == "other_shot"
+    (group,) = out["groups"]  # type: ignore[misc]
+    assert group["bytes_freed"] == 0 and group["suggested_action"].startswith("pick the best")
+    assert group["decided_by"] == ["taken 0.4 s apart"]
