@@ -136,9 +136,11 @@ def _skimage(name: str) -> Image.Image:
 
 def _join_same_named(truth: JsonDict) -> None:
     stem = re.compile(r"_[0-9a-f]{6}(\.\w+)$")
+    origins = {v["origin"] for v in truth["images"].values()}
     by_photo: dict[str, list[str]] = {}
     for name, v in truth["images"].items():
-        by_photo.setdefault(stem.sub(r"\1", v["origin"]), []).append(name)
+        base = stem.sub(r"\1", v["origin"])
+        by_photo.setdefault(base if base in origins else v["origin"], []).append(name)
     for tier in ("near", "similar"):
         groups = [set(g) for g in truth[tier]]
         for names in by_photo.values():
@@ -360,7 +362,8 @@ def run_scan(images: Path, verify_on: bool) -> tuple[float, JsonDict, list[JsonD
         if proc.returncode:
             raise SystemExit(f"scan failed: {proc.stderr[-3000:]}")
         report: JsonDict = json.loads(proc.stdout)
-        (images.parent / f"report-{'on' if verify_on else 'off'}.json").write_text(proc.stdout)
+        saved = images.parent.parent / f"verify-report-{'on' if verify_on else 'off'}.json"
+        saved.write_text(proc.stdout)  # outside the benchmark folder, which is rebuilt
         pairs_rows = _stored_pairs(Path(tmp))
     return seconds, report, pairs_rows
 
@@ -476,6 +479,7 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--calibrate-only", action="store_true")
     ap.add_argument("--verified-only", action="store_true", help="skip the unverified scan")
+    ap.add_argument("--rescore", action="store_true", help="score the reports a run left")
     args = ap.parse_args()
     originals, bench = build_benchmark(args.shared, args.cache.resolve(), args.seed)
     out = args.cache.resolve() / f"verify-seed{args.seed}"
@@ -490,6 +494,14 @@ def main() -> int:
         "images": len(truth["images"]),
         "calibration_packages": list(CALIBRATION),
     }
+    if args.rescore:
+        for key, tag in (("verified", "on"), ("unverified", "off")):
+            saved = out.parent / f"verify-report-{tag}.json"
+            if saved.exists():
+                report = json.loads(saved.read_text())
+                scores = {p: score_part(truth, report, p) for p in ("calibration", "held-out")}
+                print(key, json.dumps(scores, indent=1))
+        return 0
     res["calibration"] = calibrate(images, truth)
     log(json.dumps(res["calibration"], indent=1))
     if args.calibrate_only:
