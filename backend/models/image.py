@@ -36,6 +36,8 @@ class Image(SQLModel, table=True):
         sa.Index("ix_image_owner_state", "owner_id", "state"),
         sa.Index("ix_image_owner_sha", "owner_id", "content_sha256"),
         sa.Index("ix_image_owner_grouped_seq", "owner_id", "grouped_seq"),
+        # Counting and paging a person's photos in or out of the trash reads the index only.
+        sa.Index("ix_image_owner_trashed", "owner_id", "trashed_at"),
         {"sqlite_autoincrement": True},
     )
 
