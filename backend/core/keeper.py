@@ -6,10 +6,10 @@ another is given as a reason:
 
 - ``resolution``: more pixels;
 - ``colour``: in colour rather than greyscale;
+- ``metadata``: the camera's capture facts and the most EXIF;
 - ``format``: the format that loses least, the original's (RAW > HEIC/AVIF/PNG/TIFF and other
   lossless > JPEG > WebP > GIF), before file size: a bigger JPEG re-encode of a HEIC is not the
   better copy;
-- ``metadata``: the camera's capture facts and the most EXIF;
 - ``size``: the same picture in more bytes (less compression damage); for identical pixels,
   the smaller file;
 - ``oldest``: the earliest capture time;
@@ -45,13 +45,16 @@ FORMAT_RANK = {
     "GIF": 1,
 }
 KeeperRule = Literal[
-    "resolution", "colour", "format", "metadata", "size", "oldest", "name", "file_time"
+    "resolution", "colour", "metadata", "format", "size", "oldest", "name", "file_time"
 ]
+# Metadata before format: a lossless re-save of a JPEG (a PNG copy) carries the JPEG's losses
+# and usually none of the camera's facts, so the camera original wins; a HEIC and its JPEG
+# export both keep the capture facts, and the format then decides.
 RULES: tuple[KeeperRule, ...] = (
     "resolution",
     "colour",
-    "format",
     "metadata",
+    "format",
     "size",
     "oldest",
     "name",

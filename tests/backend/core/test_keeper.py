@@ -174,8 +174,8 @@ def test_every_winning_rule_is_a_reason() -> None:
     assert [r.split(" ")[0] for r in reasons] == [
         "highest",
         "in",
-        "better",
         "richest",
+        "better",
         "largest",
         "name",
     ]
