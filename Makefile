@@ -23,7 +23,7 @@ SERVICE ?=
 # health: the API's address.
 API_URL ?= http://127.0.0.1:8000
 # celery: the local Celery worker's queues and processes.
-QUEUES ?= cpu,model,grouping
+QUEUES ?= ingest,cpu,model,grouping
 CONCURRENCY ?= 2
 # repomix: OFFLINE=1 skips npx and uses scripts/repomix.py.
 OFFLINE ?=
@@ -39,7 +39,7 @@ REPOMIX_PKG = $(shell [[ "$$(node -p 'process.versions.node.split(".")[0]' 2>/de
     && echo repomix || echo repomix@1.14.0)
 
 .PHONY: scrape
-.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors ci \
+.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors bench-scale ci \
         install-deps install-dev-deps requirements clean distclean \
         build up down restart logs health reset-db shell celery compose-config repomix \
         docker-check secret-key
@@ -111,6 +111,9 @@ bench-quality: install-dev-deps ## near/similar tiers per model, vs immaculate (
 
 bench-vectors: install-dev-deps ## vector search at 100k and 1M vectors: numpy, usearch, pgvector
 	$(BIN)/python bench/vector_benchmark.py $(ARGS)
+
+bench-scale: install-dev-deps ## one person's 10k-1M photos: grouping cost and page reads (SQLite, pgvector)
+	$(BIN)/python bench/scale_benchmark.py $(ARGS)
 
 ci: ## what CI runs: services, system packages, then make test
 	bash .ci/run

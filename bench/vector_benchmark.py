@@ -2,8 +2,9 @@
 """Vector search benchmark: one person's embeddings, exact NumPy against the two HNSW indexes.
 
 usage: python bench/vector_benchmark.py [--sizes 100000,1000000] [--queries 1000] [--k 10]
-           [--pg-sizes 100000,1000000] [--pg-build-minutes 15] [--dtypes f32,f16,bf16]
-           [--crossover 1000,2000,5000,7500,10000,20000,50000] [--no-write] [--render]
+           [--pg-sizes 100000,1000000] [--pg-build-minutes 15] [--pg-ef 40,100,200,400,1000]
+           [--pg-wide-k 32] [--dtypes f32,f16,bf16] [--crossover 1000,2000,5000,10000,50000]
+           [--only exact,usearch,pgvector,crossover] [--no-write] [--render]
 
 Data: d = 512 unit vectors of ONE owner, embedding-like: 1 per 100 vectors is a random unit
 centre, each vector is a centre plus noise plus a direction all vectors share (so unrelated
@@ -18,19 +19,25 @@ For each size:
 - ``exact NumPy``: ``in_process.exact_search`` (the embedded index below its exact limit);
   per-query latency one query at a time, and the cost per query of one batch of all queries;
 - ``usearch HNSW``: ``in_process.new_hnsw`` + ``hnsw_search`` (the embedded index past the
-  limit; M=16, efConstruction=128, ef=64, built on one thread): build time, latency,
-  recall@k; the storage types
-  in ``--dtypes`` at the first size, the index's own type at the others;
+  limit; M=16, efConstruction=128, ef=128, built on one thread): build time, latency,
+  recall@k; the storage types in ``--dtypes`` at the first size, the index's own at the others;
 - ``pgvector HNSW``: the embedded PostgreSQL 18 + pgvector (tests/helpers/pgvector.py), the
   schema from the migrations, rows bulk-loaded with binary COPY, the index of revision 0004
   built afterwards (maintenance_work_mem 8 GB, one parallel worker: 2 cores) under a time
   limit, then ``PgvectorIndex.search`` (the service's code) one query at a time and as one
   batch. A build over the limit is recorded as not measured.
 
-For both HNSW indexes, recall and latency at wider searches too (ef / hnsw.ef_search). Then
-the crossover: exact against HNSW, one query and batches of 64, at smaller sizes: where the
-HNSW index starts to win (the in-process index's ``exact_limit``). ``--render`` reprints and
-rewrites the report from results.json without measuring.
+For both HNSW indexes, recall and latency at other search breadths (ef / hnsw.ef_search;
+pgvector's with the service's iterative scan, relaxed_order, and at the service's ef_search also
+with iterative scans off and strict_order; and the same sweep at k = ``--pg-wide-k``, the
+service's DUPFINDER_NEIGHBOURS, its real k). Then the crossover: exact against HNSW, one query
+and batches of 64, at smaller sizes: where the HNSW index starts to win (the in-process index's
+``exact_limit``). ``--render`` reprints and rewrites the report from results.json without
+measuring.
+
+``--only`` measures some parts (e.g. ``--only pgvector``: no usearch build, which takes ~40 min
+at 1M); the rows and crossover it did not measure are carried over from results.json, marked
+with the run that measured them.
 
 Prints tables and updates ``bench/RESULTS.md`` (its ``vector-search`` section) and
 ``bench/results.json`` (its ``vector_search`` key).
@@ -82,6 +89,7 @@ from backend.services.similarity.in_process import (  # noqa: E402
     new_hnsw,
 )
 from backend.services.similarity.pgvector import (  # noqa: E402
+    MIN_EF_SEARCH,
     PgvectorIndex,
     index_name,
     search_statement,
@@ -99,8 +107,11 @@ MODEL = "bench-512"
 PER_CENTRE = 100
 DUPLICATES = 0.05
 DUP_SIMILARITY = 0.9  # "near-duplicate" neighbours, for the thresholded recall
-USEARCH_EF = (128, 256)  # ef sweep, besides the service's own
-PGVECTOR_EF = (100, 200)
+USEARCH_EF = (64, 128, 256)  # ef sweep (the service's own is measured in any case)
+PGVECTOR_EF = (40, 100, 200, 300, 400, 500, 600, 800, 1000)  # hnsw.ef_search (--pg-ef)
+PG_SCAN_SETTINGS = ("hnsw.iterative_scan", "hnsw.max_scan_tuples", "hnsw.scan_mem_multiplier")
+PARTS = ("exact", "usearch", "pgvector", "crossover")  # --only
+PART_OF_METHOD = {"exact NumPy": "exact", "usearch HNSW": "usearch", "pgvector HNSW": "pgvector"}
 SEED = 7
 
 JsonDict = dict[str, Any]
@@ -191,6 +202,7 @@ def summary(times: list[float]) -> JsonDict:
         "timed_queries": len(times),
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
         "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
         "mean_ms": round(float(ms.mean()), 3),
     }
 
@@ -258,7 +270,7 @@ def bench_usearch(
     ]
     result["max_similarity_error"] = float(f"{max(errors):.2g}")
     if sweep:
-        result["sweep"] = [{"ef": ef, **measure(ef)} for ef in USEARCH_EF]
+        result["sweep"] = [{"ef": ef, **measure(ef)} for ef in USEARCH_EF if ef != result["ef"]]
     return result
 
 
@@ -310,7 +322,13 @@ COPY_COLUMNS = "image_id, owner_id, model_name, dimension, vector, embedding, cr
 
 
 def bench_pgvector(
-    x: Matrix, queries: Matrix, truth: Truth, k: int, build_minutes: float
+    x: Matrix,
+    queries: Matrix,
+    truth: Truth,
+    k: int,
+    build_minutes: float,
+    efs: Sequence[int],
+    wide: Truth | None = None,
 ) -> JsonDict:
     from tests.helpers.pgvector import embedded_pgvector
 
@@ -341,7 +359,7 @@ def bench_pgvector(
                 return result
             result["build_s"] = round(built[0], 1)
             result["memory_mb"] = round(built[1] / 2**20)
-            _pg_queries(url, queries, truth, k, result)
+            _pg_queries(url, queries, truth, k, efs, result, wide)
     finally:
         server_cm.__exit__(None, None, None)
     return result
@@ -396,7 +414,15 @@ def _pg_build(conn: psycopg.Connection, minutes: float) -> tuple[float, int] | s
     return seconds, int(size)
 
 
-def _pg_queries(url: str, queries: Matrix, truth: Truth, k: int, result: JsonDict) -> None:
+def _pg_queries(
+    url: str,
+    queries: Matrix,
+    truth: Truth,
+    k: int,
+    efs: Sequence[int],
+    result: JsonDict,
+    wide: Truth | None = None,
+) -> None:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
@@ -404,7 +430,7 @@ def _pg_queries(url: str, queries: Matrix, truth: Truth, k: int, result: JsonDic
             plan = session.execute(sa.text(f"EXPLAIN {search_statement(D).text}"), params)
             result["uses_hnsw_index"] = any(index_name(D) in line for line in plan.scalars())
 
-            def measure(index: PgvectorIndex) -> JsonDict:
+            def measure(index: PgvectorIndex, k: int = k, truth: Truth = truth) -> JsonDict:
                 def one(i: int) -> list[int]:
                     found = index.search(session, 1, MODEL, queries[i : i + 1], k, -1.0)
                     return [n.image_id for n in found[0]]
@@ -415,16 +441,44 @@ def _pg_queries(url: str, queries: Matrix, truth: Truth, k: int, result: JsonDic
             service = PgvectorIndex()
             for i in range(min(100, len(queries))):  # warm-up: the index into the page cache
                 service.search(session, 1, MODEL, queries[i : i + 1], k, -1.0)
-            result["ef"] = max(service.min_ef_search, 2 * k)
+            result["ef"] = service.ef_search(k)
             result.update(measure(service))
+            # The search's SET LOCALs last until the transaction ends: what it ran with.
+            result["scan_settings"] = {
+                name: session.execute(sa.text(f"SHOW {name}")).scalar_one()
+                for name in ("hnsw.ef_search", *PG_SCAN_SETTINGS)
+            }
+            log(f"pgvector: service {result}")
             started = time.perf_counter()
             service.search(session, 1, MODEL, queries, k, -1.0)
             result["batch_ms_per_query"] = round(
                 (time.perf_counter() - started) * 1000 / len(queries), 3
             )
-            result["sweep"] = [
-                {"ef": ef, **measure(PgvectorIndex(min_ef_search=ef))} for ef in PGVECTOR_EF
-            ]
+            result["sweep"] = []
+            for ef in efs:
+                if ef != result["ef"]:
+                    result["sweep"].append({"ef": ef, **measure(PgvectorIndex(min_ef_search=ef))})
+                    log(f"pgvector: ef_search {ef}: {result['sweep'][-1]}")
+            # The same ef_search with the other iterative-scan modes: the search sets none
+            # (iterative_scan=False), so the SET LOCAL here holds.
+            result["scan_modes"] = []
+            for mode in ("off", "strict_order"):
+                session.execute(
+                    sa.text("SELECT set_config('hnsw.iterative_scan', :mode, true)"),
+                    {"mode": mode},
+                )
+                other = PgvectorIndex(iterative_scan=False, min_ef_search=service.min_ef_search)
+                result["scan_modes"].append({"iterative_scan": mode, **measure(other)})
+                log(f"pgvector: iterative_scan {mode}: {result['scan_modes'][-1]}")
+            session.rollback()
+            if wide is not None:  # k = the service's neighbours per image: ef_search >= 2k
+                wk = wide.top.shape[1]
+                result["wide_k"] = wk
+                result["wide_sweep"] = []
+                for ef in sorted({max(ef, 2 * wk) for ef in efs}):
+                    point = measure(PgvectorIndex(min_ef_search=ef), wk, wide)
+                    result["wide_sweep"].append({"ef": ef, **point})
+                    log(f"pgvector: k {wk}, ef_search {ef}: {point}")
     finally:
         engine.dispose()
 
@@ -487,6 +541,8 @@ def _last_exact_win(rows: list[JsonDict], exact: str, hnsw: str) -> int:
 
 def conclusion(res: JsonDict) -> str:
     rows = res["crossover"]
+    if not rows:
+        return "No crossover measured."
     single = _last_exact_win(rows, "exact_p50_ms", "hnsw_p50_ms")
     batch = _last_exact_win(rows, "exact_batch64_ms_per_query", "hnsw_batch64_ms_per_query")
     first_win = next((r for r in rows if r["n"] > single), None)
@@ -545,8 +601,9 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
     rows, sweep = [], []
     for r in res["results"]:
+        method = r["method"] + (" (earlier run)" if "carried_from" in r else "")
         if "not_measured" in r:
-            rows.append([f"{r['n']}", r["method"], r["not_measured"], *["-"] * 7])
+            rows.append([f"{r['n']}", method, r["not_measured"], *["-"] * 7])
             continue
         build = _fmt(r.get("build_s"), ".1f")
         if "load_s" in r:
@@ -554,7 +611,7 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
         rows.append(
             [
                 f"{r['n']}",
-                r["method"],
+                method,
                 build,
                 _fmt(r.get("ef"), "d"),
                 _fmt(r.get("p50_ms"), ".3f"),
@@ -565,18 +622,38 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
                 _fmt(r.get("memory_mb"), "d"),
             ]
         )
-        for point in [r, *r.get("sweep", [])] if "sweep" in r else []:
+        points = sorted([r, *r["sweep"]], key=lambda p: int(p["ef"])) if "sweep" in r else []
+        pg = r["method"].startswith("pgvector")
+        modes = [(p, p["iterative_scan"]) for p in r.get("scan_modes", [])]
+        for point, mode in [(p, "relaxed_order" if pg else "-") for p in points] + modes:
             sweep.append(
                 [
                     f"{r['n']}",
-                    r["method"],
-                    f"{point['ef']}" + (" (service)" if point is r else ""),
+                    method,
+                    f"{r['ef'] if mode in ('off', 'strict_order') else point['ef']}"
+                    + (" (service)" if point is r else ""),
+                    mode,
                     f"{point['p50_ms']:.3f}",
                     f"{point['p95_ms']:.3f}",
+                    _fmt(point.get("p99_ms"), ".3f"),
                     f"{point['recall']:.4f}",
                     _fmt(point.get("dup_recall"), ".4f"),
                 ]
             )
+    wide = [
+        [
+            f"{r['n']}",
+            f"{point['ef']}",
+            f"{point['p50_ms']:.3f}",
+            f"{point['p95_ms']:.3f}",
+            _fmt(point.get("p99_ms"), ".3f"),
+            f"{point['recall']:.4f}",
+            _fmt(point.get("dup_recall"), ".4f"),
+        ]
+        for r in res["results"]
+        for point in r.get("wide_sweep", [])
+    ]
+    wide_k = next((r["wide_k"] for r in res["results"] if "wide_k" in r), None)
     cross = [
         [
             f"{c['n']}",
@@ -588,13 +665,44 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
         ]
         for c in res["crossover"]
     ]
+    wide_table = (
+        [
+            (
+                f"pgvector at k = {wide_k} (DUPFINDER_NEIGHBOURS: what the grouping asks for; "
+                f"ef_search at least 2k = {2 * wide_k}), iterative scan relaxed_order",
+                [
+                    "vectors",
+                    "ef",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    f"recall@{wide_k}",
+                    f"recall, sim >= {DUP_SIMILARITY}",
+                ],
+                wide,
+            )
+        ]
+        if wide
+        else []
+    )
     return [
         (f"One person's vectors, d = {D}, k = {k}, {res['queries']} queries", header, rows),
         (
             "Search breadth (ef / hnsw.ef_search) against recall, one query at a time",
-            ["vectors", "method", "ef", "p50 ms", "p95 ms", f"recall@{k}", "recall, sim >= 0.9"],
+            [
+                "vectors",
+                "method",
+                "ef",
+                "iterative scan",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                f"recall@{k}",
+                f"recall, sim >= {DUP_SIMILARITY}",
+            ],
             sweep,
         ),
+        *wide_table,
         (
             f"Exact or HNSW, one query or 64 at once (in-process, usearch {HNSW_DTYPE})",
             [
@@ -610,8 +718,61 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
+def _pg_rows(res: JsonDict) -> list[JsonDict]:
+    return [
+        r
+        for r in res["results"]
+        if r["method"] == "pgvector HNSW" and "not_measured" not in r and "carried_from" not in r
+    ]
+
+
+def pg_conclusion(res: JsonDict, wanted: float = 0.95) -> str:
+    """Per size measured: the smallest hnsw.ef_search with recall@k >= wanted."""
+    texts = []
+    for r in _pg_rows(res):
+        points = sorted([r, *r.get("sweep", [])], key=lambda p: int(p["ef"]))
+        ok = next((p for p in points if p["recall"] >= wanted), None)
+        best = max(points, key=lambda p: p["recall"])
+        if ok is None:
+            texts.append(
+                f"at {r['n']} vectors no ef_search measured reaches recall@{res['k']} "
+                f"{wanted} (best {best['recall']:.4f} at {best['ef']}, p50 "
+                f"{best['p50_ms']:.1f} ms)"
+            )
+        else:
+            texts.append(
+                f"at {r['n']} vectors ef_search {ok['ef']} is the smallest measured with "
+                f"recall@{res['k']} >= {wanted} ({ok['recall']:.4f}, p50 {ok['p50_ms']:.1f} ms, "
+                f"p99 {_fmt(ok.get('p99_ms'), '.1f')} ms; the service's {r['ef']}: "
+                f"{r['recall']:.4f}, p50 {r['p50_ms']:.1f} ms)"
+            )
+    return ("pgvector: " + "; ".join(texts) + ".") if texts else ""
+
+
+def _carried_note(res: JsonDict) -> list[str]:
+    """Which figures an earlier run measured (``--only``)."""
+    runs: dict[str, list[str]] = {}
+    for r in res["results"]:
+        if "carried_from" in r:
+            c = r["carried_from"]
+            key = f"{c['date']} (commit {c['commit']}, `{c['command']}`)"
+            runs.setdefault(key, []).append(f"{r['method']} at {r['n']}")
+    if "crossover_from" in res:
+        c = res["crossover_from"]
+        key = f"{c['date']} (commit {c['commit']}, `{c['command']}`)"
+        runs.setdefault(key, []).append("the crossover table")
+    return [
+        f"- Not measured by this command, carried over from the run of {run}: {', '.join(what)}"
+        for run, what in runs.items()
+    ]
+
+
 def markdown(res: JsonDict) -> str:
     env = res["environment"]
+    measured = _pg_rows(res)
+    service_ef = measured[0]["ef"] if measured else MIN_EF_SEARCH
+    scan = measured[0].get("scan_settings", {}) if measured else {}
+    scan_text = ", ".join(f"{k} = {v}" for k, v in scan.items() if k != "hnsw.ef_search")
     parts = [
         MARK_START,
         "## Vector search: exact NumPy, usearch HNSW (in-process) and pgvector HNSW",
@@ -639,16 +800,24 @@ def markdown(res: JsonDict) -> str:
         "- pgvector: schema from the migrations, binary COPY, then revision 0004's index "
         "(M = 16, ef_construction = 64, maintenance_work_mem 8 GB, 1 parallel worker), "
         f"time-boxed at {res['pg_build_minutes']:g} min; latency = one `PgvectorIndex.search` "
-        "call per query (ef_search 40, iterative scan relaxed_order) over SQLAlchemy, after "
+        f"call per query (ef_search {service_ef}"
+        + (f"; {scan_text}" if scan_text else ", iterative scan relaxed_order")
+        + ") over SQLAlchemy, after "
         f"100 warm-up queries; shared_buffers {res.get('pg_shared_buffers', '?')} (the helper's "
-        "default), the rest from the OS page cache",
+        "default), the rest from the OS page cache. One owner: every row passes the search's "
+        "filter, so the iterative scan never has to go past the first ef_search candidates "
+        "(hnsw.max_scan_tuples and hnsw.scan_mem_multiplier bound only that); recall is set "
+        "by ef_search alone, as the off / strict_order rows show",
         "- Exact: one `exact_search` call per query (a matrix-vector product and argpartition); "
         "the batch column is one call for all queries (a matrix product: how the grouping "
         "searches a batch of new photos)",
+        *_carried_note(res),
         "",
     ]
     for title, header, rows in tables(res):
         parts += [f"### {title}", "", md_table(header, rows), ""]
+    if res.get("pg_conclusion"):
+        parts += [f"**{res['pg_conclusion']}**", ""]
     parts += [f"**{res['conclusion']}**", "", MARK_END]
     return "\n".join(parts)
 
@@ -669,9 +838,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--pg-sizes", default=None, help="sizes for pgvector (default: --sizes)")
     ap.add_argument("--pg-build-minutes", type=float, default=15.0)
+    ap.add_argument(
+        "--pg-ef",
+        default=",".join(map(str, PGVECTOR_EF)),
+        help="hnsw.ef_search values to sweep (the service's own is measured in any case)",
+    )
     ap.add_argument("--dtypes", default="f32,f16,bf16", help="usearch types at the first size")
     ap.add_argument("--exact-timed", type=int, default=200, help="exact latency queries > 100k")
     ap.add_argument("--crossover", default="1000,2000,5000,7500,10000,20000,50000")
+    ap.add_argument(
+        "--pg-wide-k",
+        type=int,
+        default=32,
+        help="pgvector: the ef_search sweep again at this k (DUPFINDER_NEIGHBOURS); 0: not",
+    )
+    ap.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help="parts to measure; the others are carried over from results.json",
+    )
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/ alone")
     ap.add_argument(
         "--render", action="store_true", help="no measuring: report results.json's figures again"
@@ -682,6 +867,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     sizes = _ints(args.sizes)
     pg_sizes = set(_ints(args.pg_sizes) if args.pg_sizes is not None else sizes)
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    if not parts or parts - set(PARTS):
+        ap.error(f"--only: some of {', '.join(PARTS)}")
     given = list(sys.argv[1:] if argv is None else argv)
     res: JsonDict = {
         "command": shlex.join([".venv/bin/python", "bench/vector_benchmark.py", *given]),
@@ -701,18 +889,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         queries = make_queries(x, args.queries, SEED)
         truth = Truth(x, queries, args.k)
         timed = args.queries if n <= 100_000 else min(args.queries, args.exact_timed)
-        log(f"{n} vectors: exact ({timed} timed queries)")
-        res["results"].append({"n": n, **bench_exact(x, queries, truth, args.k, timed)})
+        if "exact" in parts:
+            log(f"{n} vectors: exact ({timed} timed queries)")
+            res["results"].append({"n": n, **bench_exact(x, queries, truth, args.k, timed)})
         dtypes = args.dtypes.split(",") if position == 0 else [HNSW_DTYPE]
-        for dtype in dtypes:
+        for dtype in dtypes if "usearch" in parts else []:
             log(f"{n} vectors: usearch {dtype}")
             sweep = dtype == HNSW_DTYPE
             res["results"].append(
                 {"n": n, **bench_usearch(x, queries, truth, args.k, dtype, sweep)}
             )
-        if n in pg_sizes:
+        if n in pg_sizes and "pgvector" in parts:
             log(f"{n} vectors: pgvector")
-            pg = bench_pgvector(x, queries, truth, args.k, args.pg_build_minutes)
+            efs = _ints(args.pg_ef)
+            wide = Truth(x, queries, args.pg_wide_k) if args.pg_wide_k > args.k else None
+            pg = bench_pgvector(x, queries, truth, args.k, args.pg_build_minutes, efs, wide)
             res["pg_server"] = pg.pop("server", res.get("pg_server"))
             res["pgvector"] = pg.pop("pgvector", res.get("pgvector"))
             res["pg_shared_buffers"] = pg.pop("shared_buffers", res.get("pg_shared_buffers"))
@@ -722,20 +913,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             del x
     assert first_x is not None and first_q is not None
-    cross_sizes = [c for c in _ints(args.crossover) if c <= len(first_x)]
-    log("crossover")
-    res["crossover"] = crossover(first_x, first_q, cross_sizes, args.k)
+    if "crossover" in parts:
+        cross_sizes = [c for c in _ints(args.crossover) if c <= len(first_x)]
+        log("crossover")
+        res["crossover"] = crossover(first_x, first_q, cross_sizes, args.k)
     res["total_s"] = round(time.perf_counter() - started, 1)
+    if parts != set(PARTS):
+        carry_over(res)
     report(res, args.no_write)
     return 0
+
+
+def _part(method: str) -> str:
+    return next(part for prefix, part in PART_OF_METHOD.items() if method.startswith(prefix))
+
+
+def carry_over(res: JsonDict) -> None:
+    """A partial run (``--only``): the rows of results.json this run did not measure (same
+    size and method), and its crossover if this run has none, marked with their run."""
+    path = BENCH_DIR / "results.json"
+    previous = json.loads(path.read_text()).get(RESULTS_KEY) if path.exists() else None
+    if not previous:
+        res.setdefault("crossover", [])
+        return
+    if previous.get("k") != res["k"] or previous.get("queries") != res["queries"]:
+        log("results.json was measured with another k or query count: nothing carried over")
+        res.setdefault("crossover", [])
+        return
+    env = previous["environment"]
+    origin = {"date": env["date"], "commit": env["commit"], "command": previous["command"]}
+    have = {(r["n"], r["method"]) for r in res["results"]}
+    for row in previous["results"]:
+        if (row["n"], row["method"]) not in have:
+            res["results"].append({"carried_from": origin, **row})
+    order = list(PARTS)
+    res["results"].sort(key=lambda r: (r["n"], order.index(_part(r["method"]))))
+    for key in ("pg_server", "pgvector", "pg_shared_buffers"):
+        if res.get(key) is None and previous.get(key) is not None:
+            res[key] = previous[key]
+    if "crossover" not in res:
+        res["crossover"] = previous.get("crossover", [])
+        res["crossover_from"] = previous.get("crossover_from", origin)
 
 
 def report(res: JsonDict, no_write: bool) -> None:
     res["exact_limit"] = DEFAULT_EXACT_LIMIT
     res["conclusion"] = conclusion(res)
+    res["pg_conclusion"] = pg_conclusion(res)
     for title, header, rows in tables(res):
         print(f"\n{title}\n{text_table(header, rows)}")
-    print(f"\n{res['conclusion']}")
+    print(f"\n{res['pg_conclusion']}\n{res['conclusion']}")
     if not no_write:
         update_results_md(BENCH_DIR / "RESULTS.md", MARK_START, MARK_END, markdown(res))
         update_results_json(BENCH_DIR / "results.json", RESULTS_KEY, res)

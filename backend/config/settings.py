@@ -18,6 +18,14 @@ from backend.core.keeper import KeeperRule
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # for tests; refused in production
 # SSCD cosine for the similar tier without CLIP, per copy model (calibrated: docs/models.md).
 SIMILAR_COPY_DEFAULTS = {"sscd": 0.50, "sscd_distilled": 0.60}
+# pgvector's hnsw.ef_search: HNSW candidates per search (a search uses at least 2 k). Measured
+# on 1M vectors of one person (bench/RESULTS.md, "Vector search"; revision 0004's index, M = 16,
+# ef_construction = 64): recall@10 0.60 at 40 (pgvector's default), 0.82 at 100, 0.91 at 200,
+# 0.93 at 400, 0.948 at 1000 (pgvector's maximum): no value reaches 0.95 with this index. Of the
+# true top 10 at cosine >= 0.9 (the duplicates the grouping looks for), 400 finds 0.976 (0.94 at
+# 200, 0.99 at 800). 400 costs ~4x the time of 100 (100k vectors: p50 24 ms against 7 ms on
+# 2 busy cores); past it each step buys ~0.5% for ~1.3x the time. 100k vectors: 0.9997 from 200.
+PGVECTOR_EF_SEARCH = 400
 REPO_FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
 
@@ -179,9 +187,11 @@ class Settings(BaseSettings):
     # Grouping searches a batch of new photos at once, where exact search is cheap (3.9 ms a
     # query at 100k vectors) and needs no index build at each start (usearch: ~100 s at 100k).
     vector_exact_limit: int = Field(default=200_000, ge=0, alias="DUPFINDER_VECTOR_EXACT_LIMIT")
-    # pgvector: HNSW candidates per search (at least 2 k); raise it for recall on very large
-    # libraries (recall@10 0.64 at 40 on 1M synthetic vectors: bench/RESULTS.md).
-    pgvector_ef_search: int = Field(default=40, ge=1, le=1000, alias="DUPFINDER_PGVECTOR_EF_SEARCH")
+    # pgvector: HNSW candidates per search (at least 2 k; pgvector allows 1 to 1000): recall
+    # against time on large libraries, see PGVECTOR_EF_SEARCH.
+    pgvector_ef_search: int = Field(
+        default=PGVECTOR_EF_SEARCH, ge=1, le=1000, alias="DUPFINDER_PGVECTOR_EF_SEARCH"
+    )
 
     @property
     def similar_copy_threshold(self) -> float:

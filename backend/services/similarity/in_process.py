@@ -48,7 +48,9 @@ DEFAULT_EXACT_LIMIT = 10_000
 HNSW_DTYPE = "f16"
 HNSW_CONNECTIVITY = 16  # M
 HNSW_EXPANSION_ADD = 128  # efConstruction
-HNSW_EXPANSION_SEARCH = 64  # ef: raised to 2k for larger k
+# ef: raised to 2k for larger k. 64 (usearch's default) found 86% of the top 10 at 1M vectors
+# in the benchmark, 128 finds 96% for twice the time (~2 ms); at 100k both find 99.9%.
+HNSW_EXPANSION_SEARCH = 128
 _BLOCK_FLOATS = 1 << 24  # similarities computed per block of queries: 64 MiB
 _FETCH_CHUNK = 500  # ids per IN (...) when fetching missing rows
 _LOAD_CHUNK = 10_000  # rows read per step (a first load of 1M vectors is 2 GB)
