@@ -304,7 +304,10 @@ def load_base(cache: Path, limit: int | None) -> Base:
     if models.detector is not None:
         for i, found in enumerate(models.detector.predict(arrays)):
             best = sorted(found, key=lambda d: -d.confidence)[:MAX_OBJECTS]
-            objects[i] = [(d.label, float(d.confidence), *map(float, d.box)) for d in best]
+            objects[i] = [
+                (d.label, float(d.confidence), *(float(v) for v in d.box[:4]))  # type: ignore[misc]
+                for d in best
+            ]
     feats = [r[1] for r in rows]
     base = Base(
         names=[r[0] for r in rows],
@@ -368,7 +371,8 @@ class Chunk:
 
 
 def _unit(x: NDArray[Any]) -> Matrix:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    unit: Matrix = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 class Generator:
@@ -428,8 +432,10 @@ class Generator:
         for label, conf, x0, y0, x1, y1 in objects:
             dx, dy = rng.uniform(-0.03, 0.03, 2)
             c = float(np.clip(conf + rng.uniform(-0.05, 0.05), 0.25, 0.99))
-            box = np.clip([x0 + dx, y0 + dy, x1 + dx, y1 + dy], 0.0, 1.0)
-            out.append((label, round(c, 4), *(round(float(v), 4) for v in box)))
+            b0, b1, b2, b3 = (
+                round(float(v), 4) for v in np.clip([x0 + dx, y0 + dy, x1 + dx, y1 + dy], 0, 1)
+            )
+            out.append((label, round(c, 4), b0, b1, b2, b3))
         return out
 
     def copy_into(
@@ -899,6 +905,9 @@ class RecordedJobs:
     def enqueue(self, name: str, **kwargs: Any) -> None:
         self.sent.append(name)
 
+    def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
+        self.sent.append(name)
+
     def reachable(self) -> bool:
         return True
 
@@ -915,7 +924,7 @@ def rss_mb(field: str = "VmHWM") -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def settings_values(data_dir: Path, url: str, secret: str, copy_model: bool) -> dict[str, str]:
+def settings_values(data_dir: Path, url: str, secret: str, copy_model: bool) -> dict[str, Any]:
     """The service's settings for a benchmark database (environment variable names)."""
     return {
         "DUPFINDER_DATA_DIR": str(data_dir),
@@ -1067,6 +1076,7 @@ class Target:
     url: str
     data_dir: Path
     drop: Callable[[], None]
+    postmaster: int | None = None  # PostgreSQL's main process
 
 
 class Databases:
@@ -1097,7 +1107,8 @@ class Databases:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             shutil.rmtree(data_dir, True)
 
-        return Target(db, n, server.url(name), data_dir, drop)
+        postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+        return Target(db, n, server.url(name), data_dir, drop, postmaster)
 
     def _server(self) -> Any:
         if self.server is None:
@@ -1120,7 +1131,7 @@ class Databases:
         return self.server
 
 
-def register_owner(values: dict[str, str]) -> int:
+def register_owner(values: dict[str, Any]) -> int:
     """Create the person through the API (in-process); the library will be theirs."""
     from fastapi.testclient import TestClient
 
@@ -1153,7 +1164,7 @@ READS = (
 )
 
 
-def statement_counts(values: dict[str, str]) -> dict[str, JsonDict]:
+def statement_counts(values: dict[str, Any]) -> dict[str, JsonDict]:
     """SQL statements per page: one request each (after one unmeasured), in-process."""
     from fastapi.testclient import TestClient
 
@@ -1223,7 +1234,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(values: dict[str, str], work: Path, log_file: Path) -> Iterator[tuple[str, int]]:
+def served(values: dict[str, Any], work: Path, log_file: Path) -> Iterator[tuple[str, int]]:
     """The real server as a whole process on a free loopback port; stopped on exit."""
     import httpx
 
@@ -1266,28 +1277,35 @@ def served(values: dict[str, str], work: Path, log_file: Path) -> Iterator[tuple
                 proc.wait()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (0 once it is gone)."""
+def _stat(pid: int) -> list[str]:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return []
+
+
+def _cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """User + system CPU time of a process so far (0 once it is gone); ``reaped``: plus that
+    of its children that have exited."""
+    fields = _stat(pid)
+    if not fields:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _server_cpu(pid: int, dbname: str | None) -> float:
-    """CPU seconds of the server process and, on PostgreSQL, of the backends serving its
-    database (``postgres: USER DBNAME ...``)."""
+def _server_cpu(pid: int, postmaster: int | None) -> float:
+    """CPU seconds of the server process and, on PostgreSQL, of the whole (benchmark-only)
+    PostgreSQL server: the postmaster, its live backends, and those that have exited (the
+    pool closes its overflow connections under load)."""
     total = _cpu_seconds(pid)
-    if dbname:
+    if postmaster:
+        total += _cpu_seconds(postmaster, reaped=True)
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if cmdline.startswith("postgres: ") and f" {dbname} " in cmdline:
+            fields = _stat(int(entry.name)) if entry.name.isdigit() else []
+            if fields and int(fields[1]) == postmaster:
                 total += _cpu_seconds(int(entry.name))
     return total
 
@@ -1367,7 +1385,12 @@ async def _load(
 
 
 def bench_reads(
-    values: dict[str, str], work: Path, clients: int, requests: int, seconds: float
+    values: dict[str, Any],
+    work: Path,
+    clients: int,
+    requests: int,
+    seconds: float,
+    postmaster: int | None = None,
 ) -> JsonDict:
     import httpx
 
@@ -1377,8 +1400,6 @@ def bench_reads(
     log_file = work / "server.log"
     log(f"reads: the server ({log_file})")
     rng = random.Random(SEED)
-    url = values["DATABASE_URL"]
-    dbname = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
     with served(values, work, log_file) as (base_url, pid):
         token = httpx.post(
             f"{base_url}/api/v1/auth/token",
@@ -1396,10 +1417,10 @@ def bench_reads(
             for level in sorted({1, clients}):
                 count = requests if level > 1 else max(50, requests // 5)
                 log(f"reads: {label}, {level} client(s), {count} requests")
-                cpu = _server_cpu(pid, dbname)
+                cpu = _server_cpu(pid, postmaster)
                 result = asyncio.run(_load(base_url, headers, paths, level, count, seconds))
                 served_n = result["requests"] + result["warmup"]
-                cpu = _server_cpu(pid, dbname) - cpu
+                cpu = _server_cpu(pid, postmaster) - cpu
                 result["server_cpu_ms"] = round(cpu * 1000 / served_n, 1)
                 out["latency"].append({"read": label, "pages": pages, **result})
     return out
@@ -1493,7 +1514,10 @@ def bench_one(
     if n in args.reads_at:
         started = time.perf_counter()
         run["reads"] = bench_reads(
-            values, args.work, args.clients, args.requests, args.read_seconds
+            values, args.work, args.clients, args.requests, args.read_seconds, target.postmaster
+        )
+        run["reads"]["cpu"] = (
+            "server process + whole PostgreSQL server" if db != "sqlite" else ("server process")
         )
         run["reads"]["library"] = library_n
         run["reads"]["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -1618,6 +1642,15 @@ def _add(run: JsonDict, k: int) -> JsonDict | None:
     return next((a for a in run["adds"] if a["k"] == k and not a.get("profiled")), None)
 
 
+def _server_cpu_shown(run: JsonDict, load: JsonDict) -> float | None:
+    """The server CPU per request, where it counted everything: PostgreSQL loads of several
+    clients measured before the whole server was counted missed the backends the pool closed."""
+    if run["db"] == "postgresql" and load["clients"] > 1 and "cpu" not in run["reads"]:
+        return None
+    value: float | None = load.get("server_cpu_ms")
+    return value
+
+
 def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
     runs = _runs(res)
     out: list[tuple[str, list[str], list[list[str]]]] = []
@@ -1706,7 +1739,7 @@ def tables(res: JsonDict) -> list[tuple[str, list[str], list[list[str]]]]:
                 [r["db"], r["code"]["commit"], f"{reads['library']}", x["read"],
                  f"{s.get('statements', '-')}", f"{x['clients']}", f"{x['requests']}",
                  f"{x['p50_ms']:.1f}", f"{x['p99_ms']:.1f}", f"{x['max_ms']:.1f}",
-                 f"{x['per_s']:.1f}", _f(x.get("server_cpu_ms"), ".1f"), f"{x['errors']}"]
+                 f"{x['per_s']:.1f}", _f(_server_cpu_shown(r, x), ".1f"), f"{x['errors']}"]
             )  # fmt: skip
     if read_rows:
         out.append(

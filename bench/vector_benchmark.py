@@ -787,7 +787,12 @@ def markdown(res: JsonDict) -> str:
             else ""
         )
         + f"; load average at start {' / '.join(f'{v:.2f}' for v in env['load_average_at_start'])}"
-        " (1/5/15 min: other work shared the machine)",
+        + (
+            f", at the end {' / '.join(f'{v:.2f}' for v in env['load_average_at_end'])}"
+            if "load_average_at_end" in env
+            else ""
+        )
+        + " (1/5/15 min: other work shared the machine)",
         f"- Command: `{res['command']}`",
         f"- Data: one owner, d = {D}, {PER_CENTRE} vectors per random centre plus noise and a "
         f"shared direction, {DUPLICATES:.0%} near-duplicates; {res['queries']} queries drawn "
@@ -918,6 +923,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("crossover")
         res["crossover"] = crossover(first_x, first_q, cross_sizes, args.k)
     res["total_s"] = round(time.perf_counter() - started, 1)
+    res["environment"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     if parts != set(PARTS):
         carry_over(res)
     report(res, args.no_write)
