@@ -22,9 +22,11 @@ from backend.models.google import (
 )
 from backend.models.image import Image, ImageState, IngestionMode
 from backend.models.job import Job, JobState
+from backend.models.session import AuthSession, LoginFailure, SessionKind
 from backend.models.user import User
 
 __all__ = [
+    "AuthSession",
     "DuplicateGroup",
     "GroupDecision",
     "GroupMember",
@@ -40,10 +42,12 @@ __all__ = [
     "IngestionMode",
     "Job",
     "JobState",
+    "LoginFailure",
     "PICK_OPEN",
     "PairDecision",
     "PickState",
     "RegroupMark",
+    "SessionKind",
     "User",
     "Verdict",
     "utcnow",

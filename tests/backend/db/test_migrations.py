@@ -34,6 +34,8 @@ TABLES = {
     "google_connection",
     "google_oauth_state",
     "google_pick",
+    "auth_session",
+    "login_failure",
 }
 
 
