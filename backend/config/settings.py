@@ -113,7 +113,19 @@ class Settings(BaseSettings):
     # Signs access tokens. Empty: a random key kept in DATA_DIR/secret_key (one machine); every
     # API instance of a cluster must share one, so production requires it to be set.
     secret_key: str = Field(default="", alias="DUPFINDER_SECRET_KEY")
-    access_token_minutes: int = Field(default=60 * 24, alias="DUPFINDER_ACCESS_TOKEN_MINUTES")
+    # Bearer access tokens are short-lived; clients renew them at /auth/refresh. A session (the
+    # web UI's cookie, an API client's refresh token) lasts DUPFINDER_SESSION_DAYS unless revoked.
+    access_token_minutes: int = Field(default=15, gt=0, alias="DUPFINDER_ACCESS_TOKEN_MINUTES")
+    session_days: float = Field(default=30, gt=0, alias="DUPFINDER_SESSION_DAYS")
+    # Wrong passwords allowed per account and per client address within the window; more get
+    # 429 with Retry-After until the oldest counted one leaves the window.
+    login_window_seconds: int = Field(default=900, gt=0, alias="DUPFINDER_LOGIN_WINDOW_SECONDS")
+    login_failures_per_account: int = Field(
+        default=5, gt=0, alias="DUPFINDER_LOGIN_FAILURES_PER_ACCOUNT"
+    )
+    login_failures_per_address: int = Field(
+        default=30, gt=0, alias="DUPFINDER_LOGIN_FAILURES_PER_ADDRESS"
+    )
     cors_origins: list[str] = Field(default_factory=list, alias="DUPFINDER_CORS_ORIGINS")
 
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, alias="DUPFINDER_MAX_UPLOAD_BYTES")
