@@ -27,7 +27,9 @@ def _where(loc: tuple[int | str, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse({"detail": exc.message}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 class AppError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None  # sent with the answer (e.g. Retry-After)
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -27,3 +28,16 @@ class Invalid(AppError):
 
 class Unauthorized(AppError):
     status_code = 401
+
+
+class Forbidden(AppError):
+    status_code = 403
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
