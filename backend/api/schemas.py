@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
 
+from backend.api.params import IdField
 from backend.core.grouping import Tier
 from backend.models import GroupStatus, Image, ImageObject, ImageState, IngestionMode, JobState
 from backend.services.objects import tags
@@ -194,14 +195,14 @@ class GroupOut(BaseModel):
 
 
 class ResolveIn(BaseModel):
-    keep: list[int] = Field(min_length=1)
-    trash: list[int] = Field(default_factory=list)
+    keep: list[IdField] = Field(min_length=1)
+    trash: list[IdField] = Field(default_factory=list)
     # The members the person was shown; when given and the group has changed since, 409.
-    seen: list[int] | None = None
+    seen: list[IdField] | None = None
 
 
 class DismissIn(BaseModel):
-    seen: list[int] | None = None
+    seen: list[IdField] | None = None
 
 
 class DecisionOut(BaseModel):

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.params import GroupId, PageNo
 from backend.api.schemas import (
     DecisionOut,
     DismissIn,
@@ -89,7 +90,7 @@ def groups(
     object: Annotated[
         str | None, Query(max_length=64, description="only groups where a member shows this")
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNo = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[GroupOut]:
     rules = ctx.settings.keeper_rules
@@ -98,7 +99,7 @@ def groups(
 
 
 @router.get("/groups/{group_id}", response_model=GroupOut, responses=ERRORS)
-def group(group_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> GroupOut:
+def group(group_id: GroupId, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> GroupOut:
     shown = get_group(session, owner_id(user), group_id)
     return _out(view(session, shown, ctx.settings.keeper_rules))
 
@@ -109,7 +110,9 @@ def _decision(d: GroupDecision) -> DecisionOut:
 
 
 @router.post("/groups/{group_id}/resolve", response_model=DecisionOut, responses=ERRORS)
-def resolve(group_id: int, body: ResolveIn, user: CurrentUser, session: SessionDep) -> DecisionOut:
+def resolve(
+    group_id: GroupId, body: ResolveIn, user: CurrentUser, session: SessionDep
+) -> DecisionOut:
     return _decision(
         decisions.resolve(session, owner_id(user), group_id, body.keep, body.trash, body.seen)
     )
@@ -117,7 +120,7 @@ def resolve(group_id: int, body: ResolveIn, user: CurrentUser, session: SessionD
 
 @router.post("/groups/{group_id}/dismiss", response_model=DecisionOut, responses=ERRORS)
 def dismiss(
-    group_id: int,
+    group_id: GroupId,
     user: CurrentUser,
     session: SessionDep,
     body: DismissIn | None = None,

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.params import ImageId, PageNo
 from backend.api.schemas import (
     AcceptedImage,
     ErrorOut,
@@ -88,7 +89,7 @@ def list_images(
     object: Annotated[
         str | None, Query(max_length=64, description="only images showing this object")
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNo = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[ImageOut]:
     rows, total = images.list_images(session, owner_id(user), state, trashed, page, size, object)
@@ -104,7 +105,7 @@ def list_tags(user: CurrentUser, session: SessionDep) -> list[TagOut]:
 
 
 @router.get("/{image_id}", response_model=ImageOut, responses=NOT_FOUND)
-def get_image(image_id: int, user: CurrentUser, session: SessionDep) -> ImageOut:
+def get_image(image_id: ImageId, user: CurrentUser, session: SessionDep) -> ImageOut:
     image = images.get_image(session, owner_id(user), image_id)
     return ImageOut.of(image, objects_of(session, [image_id]).get(image_id, []))
 
@@ -114,7 +115,7 @@ def get_image(image_id: int, user: CurrentUser, session: SessionDep) -> ImageOut
     responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
     response_class=Response,
 )
-def thumbnail(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
+def thumbnail(image_id: ImageId, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
     image = images.get_image(session, owner_id(user), image_id)
     return Response(
         images.read_thumbnail(ctx, image),
@@ -128,7 +129,7 @@ def thumbnail(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep
     responses={200: {"content": {"image/*": {}}}, **NOT_FOUND},
     response_class=Response,
 )
-def original(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
+def original(image_id: ImageId, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
     image = images.get_image(session, owner_id(user), image_id)
     data = images.read_original(ctx, image)
     ascii_name = image.filename.replace('"', "_").encode("ascii", "replace").decode()
@@ -144,6 +145,6 @@ def original(image_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep)
 
 
 @router.delete("/{image_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def delete(image_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def delete(image_id: ImageId, user: CurrentUser, session: SessionDep) -> Response:
     images.delete_image(session, owner_id(user), image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
 from backend.api.errors import AUTH_RESPONSES
+from backend.api.params import PickId
 from backend.api.schemas import ErrorOut
 from backend.models import GooglePick
 from backend.services.errors import AppError
@@ -197,6 +198,6 @@ def list_picks(user: CurrentUser, session: SessionDep, ctx: CtxDep) -> list[Pick
     response_model=PickOut,
     responses={**AUTHED, **OFF, 404: {"model": ErrorOut}},
 )
-def get_pick(pick_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> PickOut:
+def get_pick(pick_id: PickId, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> PickOut:
     require_enabled(ctx.settings)
     return pick_out(get_owned(session, GooglePick, owner_id(user), pick_id, "pick"))

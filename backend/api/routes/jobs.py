@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from backend.api.deps import CurrentUser, SessionDep, owner_id
+from backend.api.params import JobId
 from backend.api.schemas import ErrorOut, FailedImage, JobOut, SkippedFile
 from backend.models import Image, ImageState, Job
 from backend.services.scoping import get_owned
@@ -12,7 +13,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"model": ErrorOut}})
-def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobOut:
+def get_job(job_id: JobId, user: CurrentUser, session: SessionDep) -> JobOut:
     job = get_owned(session, Job, owner_id(user), job_id, "job")
     failed = session.exec(
         select(Image)
