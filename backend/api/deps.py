@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
 from sqlmodel import Session
 
-from backend.models import User
+from backend.models import SessionKind, User
 from backend.runtime import Runtime
+from backend.services import sessions
 from backend.services.context import AppContext
-from backend.services.errors import Unauthorized
-from backend.services.security import read_access_token
+from backend.services.errors import Forbidden, Unauthorized
+from backend.services.security import csrf_token, read_access_token, same
+
+SESSION_COOKIE = "dupfinder_session"
+CSRF_COOKIE = "dupfinder_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="The web UI's session (POST /api/v1/auth/login); unsafe methods also need "
+    f"the {CSRF_HEADER} header",
+)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -52,16 +65,60 @@ def get_read_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[S
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-def current_user(ctx: CtxDep, token: Annotated[str | None, Depends(oauth2)]) -> User:
-    if not token:
-        raise Unauthorized("sign in first: send an Authorization: Bearer <token> header")
-    user_id = read_access_token(token, ctx.settings.secret_key)
+@dataclass(frozen=True)
+class SignedIn:
+    """Who sent the request, through which server-side session."""
+
+    user: User
+    session_id: int
+    via_cookie: bool
+
+
+def signed_in(
+    request: Request,
+    ctx: CtxDep,
+    token: Annotated[str | None, Depends(oauth2)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
+) -> SignedIn:
     # Its own short read, so a request's write transaction starts only when it writes.
     with Session(ctx.engine, expire_on_commit=False) as session:
-        user = session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.is_active:
-        raise Unauthorized("the access token is invalid or has expired; sign in again")
-    return user
+        if token:  # a bearer header wins: a page elsewhere cannot make a browser send one
+            claims = read_access_token(token, ctx.settings.secret_key)
+            found = sessions.by_id(session, claims.session_id, claims.user_id) if claims else None
+            if claims is None or found is None:
+                raise Unauthorized("the access token is invalid or has expired; sign in again")
+            return SignedIn(found[1], claims.session_id, via_cookie=False)
+        if cookie:
+            found = sessions.by_secret(session, cookie, SessionKind.COOKIE)
+            if found is None:
+                raise Unauthorized("your session has ended; sign in again")
+            if request.method not in SAFE_METHODS:
+                check_csrf(request, ctx, cookie)
+            assert found[0].id is not None
+            return SignedIn(found[1], found[0].id, via_cookie=True)
+    raise Unauthorized(
+        "sign in first: send an Authorization: Bearer <token> header (or sign in at "
+        "/api/v1/auth/login for a session cookie)"
+    )
+
+
+def check_csrf(request: Request, ctx: AppContext, session_secret: str) -> None:
+    """A cookie comes along with any request the browser makes, even one a hostile page
+    starts; the header proves the page could read our CSRF cookie, i.e. is ours."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = csrf_token(ctx.settings.secret_key, session_secret)
+    if not (sent and same(sent, request.cookies.get(CSRF_COOKIE, "")) and same(sent, expected)):
+        raise Forbidden(
+            f"missing or wrong {CSRF_HEADER} header: send the value of the {CSRF_COOKIE} "
+            "cookie with every POST, PUT, PATCH and DELETE"
+        )
+
+
+SignedInDep = Annotated[SignedIn, Depends(signed_in)]
+
+
+def current_user(who: SignedInDep) -> User:
+    return who.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -70,3 +127,9 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def owner_id(user: User) -> int:
     assert user.id is not None
     return user.id
+
+
+def client_address(request: Request) -> str:
+    """The peer address (behind a proxy: what the server was told to trust, e.g. uvicorn's
+    --forwarded-allow-ips); never a header a client can set freely."""
+    return request.client.host if request.client else "unknown"

@@ -96,7 +96,7 @@ class Person:
 
     @classmethod
     def sign_up(cls, client: TestClient, runtime: Runtime, email: str) -> Person:
-        assert register(client, email).status_code == 201
+        assert register(client, email).status_code == 202
         return cls.sign_in(client, runtime, email)
 
     @classmethod

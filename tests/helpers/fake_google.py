@@ -503,8 +503,9 @@ _people = iter(range(1, 1_000_000))
 def new_person(client: Any, runtime: Any, name: str) -> Any:
     """A signed-in person without the cost of hashing a password (the tests here are about
     Google, not sign-in): the row written directly, the token minted as sign-in would."""
-    from backend.models import User
+    from backend.models import SessionKind, User
     from backend.services.security import create_access_token
+    from backend.services.sessions import open_session
     from tests.helpers.app import Person
 
     ctx = runtime.ctx
@@ -515,7 +516,8 @@ def new_person(client: Any, runtime: Any, name: str) -> Any:
         session.flush()
         assert user.id is not None
         user_id = user.id
-    token = create_access_token(user_id, ctx.settings.secret_key, 60)
+        opened = open_session(session, user_id, SessionKind.API, 1)
+    token = create_access_token(user_id, opened.id, ctx.settings.secret_key, 60)
     return Person(client, runtime, email, {"Authorization": f"Bearer {token}"})
 
 

@@ -18,7 +18,7 @@ from tests.helpers.app import API, PASSWORD, make_settings
 
 # Nothing listens on port 1: connecting fails at once with "connection refused".
 DEAD_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/dupfinder"
-VALID_TOKEN = create_access_token(1, DEV_SECRET, 10)
+VALID_TOKEN = create_access_token(1, 1, DEV_SECRET, 10)
 # What /health says of the models under the tests' settings (tests/helpers/app.py MODELS_OFF).
 HASHES_ONLY = {
     "copy_detection": None,

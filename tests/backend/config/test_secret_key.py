@@ -23,9 +23,9 @@ def test_a_random_key_is_made_once_per_data_folder(tmp_path: Path) -> None:
         key = key_file.read_text().strip()
         assert settings.secret_key == key and len(key) >= 32 and key != DEV_SECRET
         with TestClient(create_app(settings, runtime)) as client:
-            assert register(client, "kim@example.com").status_code == 201
+            assert register(client, "kim@example.com").status_code == 202
             good = token(client, "kim@example.com").json()["access_token"]
-            forged = create_access_token(1, DEV_SECRET, 10)
+            forged = create_access_token(1, 1, DEV_SECRET, 10)
             me = "/api/v1/users/me"
             assert client.get(me, headers={"Authorization": f"Bearer {good}"}).status_code == 200
             assert client.get(me, headers={"Authorization": f"Bearer {forged}"}).status_code == 401

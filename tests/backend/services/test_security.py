@@ -6,8 +6,12 @@ import jwt
 
 from backend.services.security import (
     ALGORITHM,
+    AccessClaims,
     create_access_token,
+    csrf_token,
+    digest,
     hash_password,
+    new_secret,
     read_access_token,
     verify_password,
 )
@@ -24,11 +28,24 @@ def test_password_hashes() -> None:
 
 
 def test_tokens() -> None:
-    assert read_access_token(create_access_token(7, SECRET, 5), SECRET) == 7
-    assert read_access_token(create_access_token(7, SECRET, -1), SECRET) is None
-    assert read_access_token(create_access_token(7, SECRET, 5), SECRET + "x") is None
-    no_expiry = jwt.encode({"sub": "7"}, SECRET, algorithm=ALGORITHM)
+    assert read_access_token(create_access_token(7, 3, SECRET, 5), SECRET) == AccessClaims(7, 3)
+    assert read_access_token(create_access_token(7, 3, SECRET, -1), SECRET) is None
+    assert read_access_token(create_access_token(7, 3, SECRET, 5), SECRET + "x") is None
+    no_expiry = jwt.encode({"sub": "7", "sid": 3}, SECRET, algorithm=ALGORITHM)
     assert read_access_token(no_expiry, SECRET) is None
-    bad_subject = jwt.encode({"sub": "me", "exp": 9_999_999_999}, SECRET, algorithm=ALGORITHM)
+    bad_subject = jwt.encode({"sub": "me", "sid": 3, "exp": 9_999_999_999}, SECRET, ALGORITHM)
     assert read_access_token(bad_subject, SECRET) is None
+    # A token of the time before sessions (no ``sid``) names no session: refused.
+    no_session = jwt.encode({"sub": "7", "exp": 9_999_999_999}, SECRET, algorithm=ALGORITHM)
+    assert read_access_token(no_session, SECRET) is None
+    bad_session = jwt.encode({"sub": "7", "sid": "3", "exp": 9_999_999_999}, SECRET, ALGORITHM)
+    assert read_access_token(bad_session, SECRET) is None
     assert read_access_token("not.a.token", SECRET) is None
+
+
+def test_session_secrets_and_csrf_tokens() -> None:
+    one, two = new_secret(), new_secret()
+    assert one != two and len(one) >= 43  # 256 bits, url-safe
+    assert digest(one) != one and len(digest(one)) == 64
+    assert csrf_token(SECRET, one) != csrf_token(SECRET, two)
+    assert csrf_token(SECRET, one) != csrf_token(SECRET + "x", one)
