@@ -9,16 +9,20 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from backend.config import Settings
-from backend.services.ingestion.folder import display_name
-from backend.services.scan import ScanReport, scan_folder
 from backend_scraper.cli import add_scrape_parser, run_scrape
+
+# Each command imports what it needs when it runs: `--help` and a scan of a small folder must
+# not wait for the web framework, Celery, OpenCV or ONNX Runtime (tests/backend/test_cli_imports).
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.services.scan import ScanReport
 
 
 def _summary(report: ScanReport) -> str:
+    from backend.services.ingestion.folder import display_name
+
     lines = [
         f"Scanned {report.files} files in {report.root} "
         f"({report.analysed} analysed now, the rest remembered) in {report.seconds:.1f} s."
@@ -46,7 +50,10 @@ def _summary(report: ScanReport) -> str:
 
 
 def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
     from backend.runtime import build_runtime
+    from backend.services.scan import scan_folder
 
     runtime = build_runtime(settings, embedded=True)  # it reads files on this machine
     bar = tqdm(
@@ -94,6 +101,8 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
     """Read the archives here (no upload), store the photos for the person, and analyse them:
     on this process's worker, or on the Celery workers when a broker is configured."""
+    from tqdm import tqdm
+
     from backend.runtime import build_runtime
     from backend.services.ingestion import takeout
 
@@ -204,11 +213,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    from backend.db.migrate import upgrade
+    from backend.db.migrate import prepare_database
 
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url)
+    prepare_database(settings.database_url)
     print("database is at the latest schema", file=sys.stderr)
     return 0
 
@@ -329,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from backend.config import Settings
+
     overrides = {"DUPFINDER_DATA_DIR": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
     handlers = {

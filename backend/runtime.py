@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from backend.config import Settings
 from backend.db.engine import make_engine
-from backend.db.migrate import upgrade
+from backend.db.migrate import prepare_database
 from backend.ml.registry import models_from_settings
 from backend.services.context import AppContext
 from backend.services.grouping.library import HashLibraries
@@ -25,12 +25,12 @@ from backend.services.similarity.deferred import DeferredVectorIndex
 from backend.services.similarity.factory import make_vector_index
 from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
-from backend.services.worker.recovery import resume_unfinished
-from backend.services.worker.sweeper import Sweeper
 from backend.services.worker.tasks import TASKS
 
 if TYPE_CHECKING:
     from celery import Celery
+
+    from backend.services.worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,10 @@ class Runtime:
         work that stopped moving (Celery workers run their own sweep)."""
         if self.worker is None:
             return
+        # Here, not at the top: a scan never starts the sweep, and need not import it.
+        from backend.services.worker.recovery import resume_unfinished
+        from backend.services.worker.sweeper import Sweeper
+
         resumed = resume_unfinished(self.ctx)
         if resumed:
             log.info("resuming analysis of %d image(s) left unfinished", resumed)
@@ -135,6 +139,6 @@ def build_runtime(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.ensure_secret_key()
     if settings.auto_migrate if migrate is None else migrate:
-        upgrade(settings.database_url)
+        prepare_database(settings.database_url)
     in_process = not settings.distributed if embedded is None else embedded
     return Runtime(build_context(settings, embedded=in_process))

@@ -76,7 +76,10 @@ class Image(SQLModel, table=True):
     # While FETCHING: the address of the photo's bytes (downloaded by the safe fetcher), then
     # cleared. ``storage_key`` is empty until then.
     fetch_url: str | None = Field(default=None, max_length=4096)
-    albums: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # The server default is the migration's (rows before 0007); a fresh create_all has it too.
+    albums: list[str] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": sa.text("'[]'")}
+    )
     description: str | None = Field(default=None, max_length=2000)
     latitude: float | None = None
     longitude: float | None = None

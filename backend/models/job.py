@@ -34,4 +34,7 @@ class Job(SQLModel, table=True):
     # A summary, or why the whole batch failed (e.g. a hostile Takeout archive).
     message: str | None = Field(default=None, max_length=2000)
     # Files left out on purpose ([{"name", "reason"}]: videos, photos in the trash…).
-    skipped: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # The server default is the migration's (rows before 0010); a fresh create_all has it too.
+    skipped: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": sa.text("'[]'")}
+    )

@@ -25,6 +25,7 @@ from backend.models import (
     ImagePair,
     ImageState,
     Job,
+    RegroupMark,
 )
 from backend.models.image import UNFINISHED
 from backend.services.context import AppContext
@@ -95,8 +96,9 @@ def scan_folder(
         batch = register_folder(session, root, own)
         if batch.stale_thumbnails:
             enqueue_job(session, DELETE_BLOBS, keys=batch.stale_thumbnails)
-        # Even with nothing new: files gone since the last scan leave their groups.
-        enqueue_job(session, GROUP, owner_id=batch.owner_id)
+        if batch.pending or _grouping_owed(session, batch.owner_id):
+            # Even with nothing new: files gone since the last scan leave their groups.
+            enqueue_job(session, GROUP, owner_id=batch.owner_id)
     total = len(batch.pending)
     while not worker.wait_idle(timeout=0.2):
         if progress:
@@ -178,6 +180,16 @@ def scan_folder(
             )
         )
     return report
+
+
+def _grouping_owed(session: Session, owner_id: int) -> bool:
+    """Marked images (neighbours of files gone or changed) or analysed ones not yet compared:
+    without either, grouping has nothing to do (and an unchanged folder skips it)."""
+    marked = session.exec(select(RegroupMark.image_id).where(RegroupMark.owner_id == owner_id))
+    waiting = session.exec(
+        select(Image.id).where(Image.owner_id == owner_id, Image.state == ImageState.ANALYSED)
+    )
+    return marked.first() is not None or waiting.first() is not None
 
 
 def _finished(ctx: AppContext, job_id: int | None) -> int:
