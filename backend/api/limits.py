@@ -7,6 +7,8 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_PATH = "/images/upload"
+# A browser's session cookie (backend/api/deps.py checks it, and its CSRF header, for real).
+SESSION_COOKIE = b"dupfinder_session="
 TAKEOUT_PATH = "/imports/takeout"
 
 
@@ -36,10 +38,14 @@ class BodySizeLimit:
             scope["method"] == "POST"
             and (scope["path"].endswith(UPLOAD_PATH) or takeout)
             and b"authorization" not in headers
+            and SESSION_COOKIE not in headers.get(b"cookie", b"")
         ):
             # FastAPI would spool the whole body to disk before it checks the token.
             await self._answer(
-                send, 401, "sign in first: send an Authorization: Bearer <token> header"
+                send,
+                401,
+                "sign in first: send an Authorization: Bearer <token> header "
+                "(or the session cookie)",
             )
             return
         declared = headers.get(b"content-length")
