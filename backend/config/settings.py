@@ -130,6 +130,10 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, alias="DUPFINDER_MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(default=150_000_000, alias="DUPFINDER_MAX_IMAGE_PIXELS")
+    # MiB the decoded pixels of one process may take at once (decodes wait for room; one
+    # picture needing more is refused with its reason): 512 is 128 MP of colour at full size.
+    # JPEGs are decoded reduced for analysis, so only their exact-pixel check is bounded by it.
+    decode_budget_mib: int = Field(default=512, ge=16, alias="DUPFINDER_DECODE_BUDGET_MIB")
     max_request_bytes: int = Field(default=2 * 1024**3, alias="DUPFINDER_MAX_REQUEST_BYTES")
     max_files_per_upload: int = Field(default=500, alias="DUPFINDER_MAX_FILES_PER_UPLOAD")
     # Google Takeout import (POST /api/v1/imports/takeout, `dupfinder import-takeout`).
@@ -321,6 +325,7 @@ class Settings(BaseSettings):
             max_bytes=self.max_upload_bytes,
             max_pixels=self.max_image_pixels,
             max_side=DecodeLimits().max_side,
+            decode_budget=self.decode_budget_mib * 1024 * 1024,
         )
 
     @property

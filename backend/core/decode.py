@@ -3,19 +3,30 @@
 Everything here is pure: bytes in, PIL images or :class:`ImageRejected` out. Hashes only need
 small pictures, so :func:`decode_reduced` lets libjpeg scale by 1/2, 1/4 or 1/8 while decoding
 (DCT scaling) instead of decoding millions of pixels that would be thrown away.
+
+Memory per picture is bounded: a decode first takes the bytes its pixels need from the
+process's budget (``decode_budget.GATE``; a picture that alone needs more is refused), then
+every conversion (16-bit, float, palette, transparency) and reduction runs in strips of rows,
+so the only full-size buffer is the one the decoder fills. Nothing is ever decoded for a
+header-only check (``probe``), not even a PNG whose EXIF comes after its pixel data.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import unicodedata
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
+
+from backend.core.decode_budget import GATE, pixel_bytes
 
 # HEIC/HEIF (iPhones, Google Photos) through libheif, registered once for every reader of
 # images (uploads, folder scans, Takeout). libheif applies the file's own rotation and mirror
@@ -77,6 +88,10 @@ class DecodeLimits:
     max_bytes: int = 100 * 1024 * 1024
     max_pixels: int = 150_000_000
     max_side: int = 40_000
+    # Bytes the decoded pixels of one process may take at once (all threads together); one
+    # picture that needs more is not decoded at full size. 512 MiB: 128 MP of colour, 256 MP
+    # of 16-bit grey, 512 MP of 8-bit grey or palette.
+    decode_budget: int = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -104,12 +119,17 @@ def clean_filename(name: str) -> str:
     return name
 
 
-def _open(data: bytes) -> Image.Image:
+def open_image(data: bytes) -> Image.Image:
+    """The file opened lazily: its header read, none of its pixels."""
     try:
         with warnings.catch_warnings():
             # Pillow warns from 89.5 MP; our own limit (``probe``) is the one that applies.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            im = Image.open(io.BytesIO(data))
+            if im.format == "PNG" and "exif" not in im.info:
+                # Pillow decodes every pixel to find an eXIf chunk stored after them.
+                im.info["exif"] = _png_exif(data)
+            return im
     except Image.DecompressionBombError as exc:
         raise ImageRejected(
             "the image has too many pixels to open safely (a decompression bomb?)"
@@ -118,6 +138,19 @@ def _open(data: bytes) -> Image.Image:
         raise ImageRejected("the file is not an image we can read") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageRejected(f"the file is not a readable image ({exc})") from exc
+
+
+def _png_exif(data: bytes) -> bytes:
+    """The PNG's eXIf chunk wherever it is, found by skipping from chunk to chunk."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind == b"eXIf":
+            return b"Exif\x00\x00" + data[pos + 8 : pos + 8 + length]
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    return b""
 
 
 def _orientation(im: Image.Image) -> int:
@@ -142,7 +175,7 @@ def probe(data: bytes, filename: str | None, limits: DecodeLimits) -> ImageHeade
         raise ImageRejected(
             f"the file is {_mib(len(data))}, over the limit of {_mib(limits.max_bytes)}"
         )
-    im = _open(data)
+    im = open_image(data)
     fmt = im.format or ""
     if fmt not in EXTENSIONS:
         raise ImageRejected(
@@ -192,20 +225,110 @@ def _load(im: Image.Image) -> None:
         raise ImageRejected(f"the image data is damaged ({exc})") from exc
 
 
+# Modes held in more than 8 bits per sample: scaled to 8-bit grey.
+_WIDE = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ALPHA = ("RGBA", "LA", "PA", "P", "RGBa", "La")
+# Pixels converted at a time: a strip of a float picture as float64 is 8 MiB.
+_STRIP_PIXELS = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a picture becomes: "RGB" or "RGBA", and for wide modes the value that is white."""
+
+    mode: str
+    peak: float | None = None
+
+
+def _plan(im: Image.Image) -> _Plan:
+    """Decided on the whole picture (its range, its transparency) without copying it."""
+    if im.mode in _WIDE:
+        if im.mode.startswith("I;16"):
+            return _Plan("RGB", 65535.0)
+        high = im.getextrema()[1]
+        return _Plan("RGB", 65535.0 if isinstance(high, int | float) and high > 255 else 255.0)
+    if im.mode in ("RGBA", "LA", "RGBa", "La"):
+        return _Plan("RGB" if _opaque(im) else "RGBA")
+    if im.mode in _ALPHA:  # palette: its transparency is known once converted, strip by strip
+        opaque = all(_opaque(im.crop(box).convert("RGBA")) for box in _bands(im, 1))
+        return _Plan("RGB" if opaque else "RGBA")
+    return _Plan("RGB")
+
+
+def _opaque(im: Image.Image) -> bool:
+    """Whether the last band (alpha) is 255 everywhere; read in place, not copied."""
+    alpha = im.getextrema()[-1]
+    return isinstance(alpha, tuple) and alpha[0] == 255
+
+
+def _bands(im: Image.Image, multiple: int) -> Iterator[tuple[int, int, int, int]]:
+    """Boxes of whole rows covering the picture, their heights a multiple of ``multiple``."""
+    width, height = im.size
+    rows = max(1, _STRIP_PIXELS // max(1, width) // multiple) * multiple
+    for top in range(0, height, rows):
+        yield (0, top, width, min(height, top + rows))
+
+
+def _converted(strip: Image.Image, plan: _Plan) -> Image.Image:
+    """A strip in the plan's mode (the same steps, so the same values, as a whole picture)."""
+    if plan.peak is not None:
+        arr = np.asarray(strip, dtype=np.float64)
+        grey = np.clip(arr * (255.0 / plan.peak), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if strip.mode in _ALPHA:
+        strip = strip.convert("RGBA")
+    return strip if strip.mode == plan.mode else strip.convert(plan.mode)
+
+
 def normalise_mode(im: Image.Image) -> Image.Image:
-    """8-bit RGB (or RGBA where there is real transparency) from any mode Pillow reads."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        im = Image.fromarray(np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8), "L")
-    if im.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
-        im = im.convert("RGBA")
-        if im.getchannel("A").getextrema()[0] == 255:
-            return im.convert("RGB")
+    """8-bit RGB (or RGBA where there is real transparency) from any mode Pillow reads,
+    converted strip by strip: never a second full-size copy beyond the result."""
+    plan = _plan(im)
+    if im.mode == plan.mode:
         return im
-    if im.mode != "RGB":
-        return im.convert("RGB")
-    return im
+    out = Image.new(plan.mode, im.size)
+    for box in _bands(im, 1):
+        out.paste(_converted(im.crop(box), plan), box[:2])
+    return out
+
+
+def _reduced(im: Image.Image, factor: int) -> Image.Image:
+    """Normalised and shrunk by ``factor``, strip by strip (strips whole blocks of rows, so
+    the result is the one a whole-picture ``reduce`` gives)."""
+    if im.mode in ("RGB", "L"):
+        # Reduced without a copy (RGBA would premultiply one); grey to RGB only repeats each
+        # value, so reducing first gives the same pixels.
+        return im.reduce(factor).convert("RGB")
+    plan = _plan(im)
+    width, height = im.size
+    out = Image.new(plan.mode, (-(-width // factor), -(-height // factor)))
+    for box in _bands(im, factor):
+        out.paste(_converted(im.crop(box), plan).reduce(factor), (0, box[1] // factor))
+    return out
+
+
+def _budget_reason(im: Image.Image, need: int, limits: DecodeLimits) -> str:
+    w, h = im.size
+    return (
+        f"the image is {w}×{h} pixels ({w * h / 1e6:.0f} megapixels, {im.mode}); decoding it "
+        f"takes {_mib(need)}, over this server's limit of {_mib(limits.decode_budget)} "
+        "for one picture"
+    )
+
+
+@contextmanager
+def _decoded(im: Image.Image, limits: DecodeLimits) -> Iterator[Image.Image]:
+    """The picture's pixels loaded, within the process's decode budget (waiting for room);
+    released, and the memory handed back, when the block ends."""
+    need = pixel_bytes(im.mode, im.size)
+    if need > limits.decode_budget:
+        raise ImageRejected(_budget_reason(im, need, limits))
+    with GATE.hold(need, limits.decode_budget):
+        try:
+            _load(im)
+            yield im
+        finally:
+            im.close()
 
 
 _TRANSPOSE = {
@@ -225,10 +348,12 @@ def _upright(im: Image.Image, orientation: int) -> Image.Image:
     return im.transpose(method) if method is not None else im
 
 
-def decode_reduced(data: bytes, long_side: int) -> tuple[ImageHeader, Image.Image]:
+def decode_reduced(
+    data: bytes, long_side: int, limits: DecodeLimits | None = None
+) -> tuple[ImageHeader, Image.Image]:
     """Upright 8-bit pixels whose longer side is at least ``long_side`` (never upscaled),
-    decoding as few pixels as possible."""
-    im = _open(data)
+    decoding as few pixels as possible, within ``limits.decode_budget``."""
+    im = open_image(data)
     header = ImageHeader(
         im.format or "", *_display_size(im), _orientation(im), getattr(im, "n_frames", 1)
     )
@@ -238,20 +363,63 @@ def decode_reduced(data: bytes, long_side: int) -> tuple[ImageHeader, Image.Imag
         # libjpeg decodes at 1/2, 1/4 or 1/8 scale (DCT scaling): far fewer pixels to make.
         # draft() keeps both sides at least the size asked for, so ask in proportion.
         im.draft(im.mode, (max(1, w * long_side // longest), max(1, h * long_side // longest)))
-    _load(im)
-    im = normalise_mode(im)  # reduce() takes only 8-bit modes (not P, 1 or I;16)
-    longest = max(im.size)
-    if longest >= 2 * long_side:
-        im = im.reduce(longest // long_side)
-    return header, _upright(im, header.orientation)
+    with _decoded(im, limits or DecodeLimits()) as full:
+        longest = max(full.size)
+        if longest >= 2 * long_side:
+            small = _reduced(full, longest // long_side)
+        else:
+            small = normalise_mode(full)
+            small = small.copy() if small is full else small  # outlives the decoded file
+    return header, _upright(small, header.orientation)
 
 
-def decode_full(data: bytes) -> Image.Image:
-    """Every pixel, upright and mode-normalised: what "identical pixels" is judged on."""
-    im = _open(data)
+def decode_full(data: bytes, limits: DecodeLimits | None = None) -> Image.Image:
+    """Every pixel, upright and mode-normalised, as one image (small pictures and tests;
+    :func:`full_size_rows` reads a large one without a second full-size copy)."""
+    im = open_image(data)
     orientation = _orientation(im)
-    _load(im)
-    return _upright(normalise_mode(im), orientation)
+    with _decoded(im, limits or DecodeLimits()) as full:
+        picture = normalise_mode(full)
+        picture = picture.copy() if picture is full else picture
+    return _upright(picture, orientation)
+
+
+@dataclass(frozen=True)
+class UprightRows:
+    """A decoded picture read as :func:`decode_full` would give it, a band of rows at a time."""
+
+    mode: str
+    width: int
+    height: int
+    chunks: Iterator[bytes]  # the upright picture's raw bytes, top to bottom
+
+
+@contextmanager
+def full_size_rows(data: bytes, limits: DecodeLimits | None = None) -> Iterator[UprightRows]:
+    """The full-size pixels (within the decode budget), streamed upright in bands: each band
+    of the upright picture is cut from the decoded one, converted and turned on its own."""
+    im = open_image(data)
+    orientation = _orientation(im)
+    with _decoded(im, limits or DecodeLimits()) as full:
+        plan = _plan(full)
+        w, h = full.size
+        turned = orientation in _TRANSPOSING
+        width, height = (h, w) if turned else (w, h)
+        yield UprightRows(plan.mode, width, height, _upright_bands(full, plan, orientation))
+
+
+def _upright_bands(im: Image.Image, plan: _Plan, orientation: int) -> Iterator[bytes]:
+    w, h = im.size
+    turned = orientation in _TRANSPOSING
+    height, width = (w, h) if turned else (h, w)
+    rows = max(1, _STRIP_PIXELS // max(1, width))
+    # Orientations whose first upright row comes from the source's last row or column.
+    from_end = orientation in (3, 4, 7, 8)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        lo, hi = (height - bottom, height - top) if from_end else (top, bottom)
+        box = (lo, 0, hi, h) if turned else (0, lo, w, hi)
+        yield _upright(_converted(im.crop(box), plan), orientation).tobytes()
 
 
 def _display_size(im: Image.Image) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from backend.core.decode import DecodeLimits, decode_full, decode_reduced, probe
+from backend.core.decode import DecodeLimits, decode_reduced, full_size_rows, open_image, probe
 from backend.core.metadata import PhotoMetadata, read_metadata
 from backend.core.perceptual import luma, phash_variants
 
@@ -35,14 +35,17 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pixel_digest(data: bytes) -> str:
+def pixel_digest(data: bytes, limits: DecodeLimits | None = None) -> str:
     """SHA-256 of the decoded, upright pixels: equal for a JPEG and its lossless PNG copy.
 
-    Decodes at full size, so it is computed only for pairs the cheap hashes already matched.
+    Decodes at full size (within the decode budget; ``ImageRejected`` above it), so it is
+    computed only for pairs the cheap hashes already matched; the upright, converted pixels
+    are hashed band by band, never copied whole.
     """
-    im = decode_full(data)
-    h = hashlib.sha256(f"{im.mode}:{im.width}x{im.height}:".encode())
-    h.update(im.tobytes())
+    with full_size_rows(data, limits) as rows:
+        h = hashlib.sha256(f"{rows.mode}:{rows.width}x{rows.height}:".encode())
+        for chunk in rows.chunks:
+            h.update(chunk)
     return h.hexdigest()
 
 
@@ -71,9 +74,8 @@ def _jpeg(im: Image.Image) -> bytes:
 def extract_features(data: bytes, filename: str | None, limits: DecodeLimits) -> ImageFeatures:
     """Validate and analyse one file; raises ``ImageRejected`` with a reason when unusable."""
     header = probe(data, filename, limits)
-    opened = Image.open(io.BytesIO(data))
-    metadata = read_metadata(opened)
-    _, small = decode_reduced(data, THUMBNAIL_SIDE)
+    metadata = read_metadata(open_image(data))  # the header only: no pixels decoded
+    _, small = decode_reduced(data, THUMBNAIL_SIDE, limits)
     variants = phash_variants(luma(small))
     thumb = _thumbnail(small)
     return ImageFeatures(

@@ -53,10 +53,11 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
     if not todo:
         return
     pixels: dict[int, RGBImage] = {}
+    limits = ctx.settings.decode_limits
     for image_id, key in todo:
         assert image_id is not None
         try:
-            pixels[image_id] = rgb_array(decode_reduced(ctx.store.get(key), DECODE_SIDE)[1])
+            pixels[image_id] = rgb_array(decode_reduced(ctx.store.get(key), DECODE_SIDE, limits)[1])
         except (BlobNotFound, OSError, ValueError) as exc:
             log.warning("image %s: no model analysis, it could not be decoded (%r)", image_id, exc)
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from backend.core import verify as geometry
-from backend.core.decode import decode_reduced
+from backend.core.decode import DecodeLimits, decode_reduced
 from backend.core.evidence import (
     Capture,
     Evidence,
@@ -184,7 +184,8 @@ def _prepare_digests(ctx: AppContext, owner_id: int) -> None:
             other = known.get(other_id)
             if other is not None and me.may_be_identical(other):
                 todo.update({k.id: k for k in (me, other) if k.pixel_hash is None})
-    digests = {i: d for i, k in todo.items() if (d := _digest(ctx.store, k)) is not None}
+    limits = ctx.settings.decode_limits
+    digests = {i: d for i, k in todo.items() if (d := _digest(ctx.store, k, limits)) is not None}
     # One row per transaction: such a write holds no lock while it waits for another, so it
     # can never deadlock with a grouping transaction that holds many.
     for image_id, digest in sorted(digests.items()):
@@ -283,7 +284,7 @@ def prepare_verification(ctx: AppContext, owner_id: int) -> Verified:
     for a, b in todo:
         for i in (a, b):
             if i not in prepared:
-                prepared[i] = _prepare_picture(ctx.store, known[i])
+                prepared[i] = _prepare_picture(ctx.store, known[i], ctx.settings.decode_limits)
         pa, pb = prepared[a], prepared[b]
         if pa is not None and pb is not None:
             out[(a, b)] = geometry.verify(pa, pb)
@@ -295,9 +296,11 @@ def _verified_before(session: Session, key: tuple[int, int]) -> bool:
     return stored is not None and stored.verdict is not None
 
 
-def _prepare_picture(store: BlobStore, item: _Known) -> geometry.Prepared | None:
+def _prepare_picture(
+    store: BlobStore, item: _Known, limits: DecodeLimits
+) -> geometry.Prepared | None:
     try:
-        _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE)
+        _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE, limits)
     except (BlobNotFound, ValueError, OSError):
         return None  # unreadable now: the pair stays as its evidence says
     return geometry.prepare(picture)
@@ -314,7 +317,7 @@ def compare(
     the new images become READY (in this grouping run, ``seq``). Returns the images of the
     pairs stored: their groups need rebuilding. ``verified``: the verifications done before
     the lock (``prepare_pixel_digests``); a pair missing there is verified here."""
-    found, known, _ = _gather(session, ctx, owner_id, new, lambda k: _pixels(session, ctx.store, k))
+    found, known, _ = _gather(session, ctx, owner_id, new, lambda k: _pixels(session, ctx, k))
     verified = dict(verified or {})
     seq = _next_seq(session, owner_id)
     for image in new:
@@ -517,7 +520,8 @@ def _check(
                 stored.inlier_ratio,
                 stored.decided_by,
             )
-        pa, pb = _prepare_picture(ctx.store, a), _prepare_picture(ctx.store, b)
+        limits = ctx.settings.decode_limits
+        pa, pb = _prepare_picture(ctx.store, a, limits), _prepare_picture(ctx.store, b, limits)
         if pa is None or pb is None:
             return _Check()
         found = geometry.verify(pa, pb)  # arrived after the prepare: rare
@@ -542,17 +546,19 @@ class _Stored:
     check: _Check = _Check()
 
 
-def _digest(store: BlobStore, item: _Known) -> str | None:
+def _digest(store: BlobStore, item: _Known, limits: DecodeLimits) -> str | None:
+    """Streamed over bands of rows: one picture's decoded pixels at a time, never two full
+    decodes side by side (pictures over the decode budget give none)."""
     try:
-        return pixel_digest(store.get(item.storage_key))
+        return pixel_digest(store.get(item.storage_key), limits)
     except (BlobNotFound, ValueError, OSError):
-        return None  # unreadable now: at worst the pair stays "near"
+        return None  # unreadable now, or too large to decode: at worst the pair stays "near"
 
 
-def _pixels(session: Session, store: BlobStore, item: _Known) -> str | None:
+def _pixels(session: Session, ctx: AppContext, item: _Known) -> str | None:
     """The stored digest; computed here only for an image that arrived after the prepare."""
     if item.pixel_hash is None:
-        item.pixel_hash = _digest(store, item)
+        item.pixel_hash = _digest(ctx.store, item, ctx.settings.decode_limits)
         if item.pixel_hash is not None:
             session.execute(
                 sa.update(Image).where(col(Image.id) == item.id).values(pixel_hash=item.pixel_hash)
