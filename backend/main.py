@@ -13,7 +13,16 @@ from backend import __version__
 from backend.api.docs import install_docs
 from backend.api.errors import AUTH_RESPONSES, install_error_handlers
 from backend.api.limits import BodySizeLimit
-from backend.api.routes import auth, duplicates, health, images, imports, jobs, scraped
+from backend.api.routes import (
+    auth,
+    decisions,
+    duplicates,
+    health,
+    images,
+    imports,
+    jobs,
+    scraped,
+)
 from backend.api.routes import integrations as google_integration
 from backend.config import Settings
 from backend.runtime import Runtime, build_runtime
@@ -64,7 +73,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Google Photos: its callback takes no bearer token (the OAuth state names the person).
     v1.include_router(google_integration.router)
     # Every one of these needs a signed-in person.
-    for module in (images, scraped, jobs, duplicates, imports):
+    for module in (images, scraped, jobs, duplicates, decisions, imports):
         v1.include_router(module.router, responses=AUTH_RESPONSES)
     app.include_router(v1)
     app.include_router(health.router)

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
 from backend.api.params import IdField
 from backend.core.grouping import Tier
-from backend.models import GroupStatus, Image, ImageObject, ImageState, IngestionMode, JobState
+from backend.models import (
+    GroupDecision,
+    GroupStatus,
+    Image,
+    ImageObject,
+    ImageState,
+    IngestionMode,
+    JobState,
+)
 from backend.services.objects import tags
+
+
+def _with_zone(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# A capture time: EXIF records the camera's clock without a zone, Google and Takeout give UTC;
+# both are kept as they came and shown with an offset (UTC), as RFC 3339 requires.
+CaptureTime = Annotated[
+    datetime,
+    AfterValidator(_with_zone),
+    Field(description="when the photo was taken: the camera's clock time, given as UTC"),
+]
 
 
 class ErrorOut(BaseModel):
@@ -57,7 +79,7 @@ class ImageOut(BaseModel):
     bytes: int
     format: str | None
     sha256: str | None
-    taken_at: datetime | None
+    taken_at: CaptureTime | None
     camera_make: str | None
     camera_model: str | None
     source_url: str | None = None  # the photo where it came from (e.g. Google Photos)
@@ -192,6 +214,17 @@ class GroupOut(BaseModel):
     # others"; similar groups (other shots), "pick the best shot": nothing is offered for the
     # trash by default.
     suggested_action: str = ""
+    # What accepting the suggestion frees: the bytes of the members other than the suggested
+    # keeper (0 for similar groups: nothing is trashed unless the person picks).
+    bytes_freed: int = 0
+
+
+class GroupCountsOut(BaseModel):
+    """Open groups shown per tier."""
+
+    exact: int
+    near: int
+    similar: int
 
 
 class ResolveIn(BaseModel):
@@ -206,10 +239,26 @@ class DismissIn(BaseModel):
 
 
 class DecisionOut(BaseModel):
+    id: int  # what ``POST /decisions/{id}/undo`` takes
     group_id: int
-    status: GroupStatus
+    status: GroupStatus  # "open" for the record of an undo
     keep: list[int]
     trash: list[int]
+    created_at: datetime
+    undoes: int | None = None  # an undo: the decision it undid
+
+    @classmethod
+    def of(cls, d: GroupDecision, undoes: int | None = None) -> DecisionOut:
+        assert d.id is not None and d.group_id is not None
+        return cls(
+            id=d.id,
+            group_id=d.group_id,
+            status=d.action,
+            keep=d.keep,
+            trash=d.trash,
+            created_at=d.created_at,
+            undoes=undoes,
+        )
 
 
 class HealthOut(BaseModel):

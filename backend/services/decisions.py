@@ -11,7 +11,15 @@ from itertools import combinations
 from sqlmodel import Session
 
 from backend.core.grouping import Edge, Tier, components, pair
-from backend.models import GroupDecision, GroupStatus, Image, PairDecision, Verdict, utcnow
+from backend.models import (
+    DuplicateGroup,
+    GroupDecision,
+    GroupStatus,
+    Image,
+    PairDecision,
+    Verdict,
+    utcnow,
+)
 from backend.services.errors import Conflict, Invalid
 from backend.services.grouping.marks import mark_for_regroup
 from backend.services.grouping.queries import GroupView, get_group, view
@@ -66,7 +74,17 @@ def resolve(
     """Trash ``trash``; every other member is kept (named in ``keep`` or not), and kept images
     are not grouped together again: the group's question is answered. ``seen``: the members
     the person was shown; if the group has changed since, nothing is done (409)."""
-    shown = _open_view(session, owner_id, group_id, seen)
+    return resolve_shown(
+        session, owner_id, _open_view(session, owner_id, group_id, seen), keep, trash
+    )
+
+
+def resolve_shown(
+    session: Session, owner_id: int, shown: GroupView, keep: list[int], trash: list[int]
+) -> GroupDecision:
+    """``resolve`` of an open group as read by the caller (in this transaction)."""
+    assert shown.group.id is not None
+    group_id = shown.group.id
     members = {i.id: i for i in shown.images if i.id is not None}
     unknown = sorted((set(keep) | set(trash)) - set(members))
     if unknown:
@@ -86,7 +104,7 @@ def resolve(
             carry_over(members[image_id], [members[i] for i in sorted(set(trash))])
             session.add(members[image_id])
     _decide_pairs(session, owner_id, _pairs_to_record(shown, kept), Verdict.KEEP_BOTH)
-    return _close(session, group_id, owner_id, GroupStatus.RESOLVED, kept, sorted(trash))
+    return _close(session, shown.group, GroupStatus.RESOLVED, kept, sorted(trash))
 
 
 def carry_over(keeper: Image, trashed: list[Image]) -> list[str]:
@@ -123,23 +141,22 @@ def dismiss(
     shown = _open_view(session, owner_id, group_id, seen)
     ids = [i.id for i in shown.images if i.id is not None]
     _decide_pairs(session, owner_id, _pairs_to_record(shown, ids), Verdict.NOT_DUPLICATE)
-    return _close(session, group_id, owner_id, GroupStatus.DISMISSED, ids, [])
+    return _close(session, shown.group, GroupStatus.DISMISSED, ids, [])
 
 
 def _close(
     session: Session,
-    group_id: int,
-    owner_id: int,
+    group: DuplicateGroup,
     status: GroupStatus,
     keep: list[int],
     trash: list[int],
 ) -> GroupDecision:
-    group = get_group(session, owner_id, group_id)
+    owner_id = group.owner_id
     group.status = status
     group.updated_at = utcnow()
     session.add(group)
     decision = GroupDecision(
-        owner_id=owner_id, group_id=group_id, action=status, keep=sorted(keep), trash=sorted(trash)
+        owner_id=owner_id, group_id=group.id, action=status, keep=sorted(keep), trash=sorted(trash)
     )
     session.add(decision)
     session.flush()

@@ -11,6 +11,7 @@ from backend.api.schemas import (
     DecisionOut,
     DismissIn,
     ErrorOut,
+    GroupCountsOut,
     GroupOut,
     ImageOut,
     KeeperOut,
@@ -20,11 +21,13 @@ from backend.api.schemas import (
 )
 from backend.core.explain import explain_pair
 from backend.core.grouping import Tier
-from backend.models import GroupDecision
 from backend.services import decisions
 from backend.services.grouping.queries import (
     SUGGESTED_ACTION,
+    GroupSort,
     GroupView,
+    bytes_freed,
+    count_groups,
     get_group,
     list_groups,
     view,
@@ -78,6 +81,7 @@ def _out(v: GroupView) -> GroupOut:
         pairs=pairs,
         tags=sorted(counts, key=lambda t: (-counts[t], t)),
         suggested_action=SUGGESTED_ACTION[v.group.tier],
+        bytes_freed=bytes_freed(v),
     )
 
 
@@ -92,33 +96,39 @@ def groups(
     ] = None,
     page: PageNo = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[
+        GroupSort | None,
+        Query(description="space: most to free first; size: most photos; date: newest photos"),
+    ] = None,
 ) -> Page[GroupOut]:
     rules = ctx.settings.keeper_rules
-    views, total = list_groups(session, owner_id(user), tier, page, size, object, rules)
+    views, total = list_groups(session, owner_id(user), tier, page, size, object, rules, sort)
     return Page(items=[_out(v) for v in views], total=total, page=page, size=size)
 
 
-@router.get("/groups/{group_id}", response_model=GroupOut, responses=ERRORS)
+@router.get("/groups/counts", response_model=GroupCountsOut)
+def counts(user: CurrentUser, session: SessionDep) -> GroupCountsOut:
+    """Open groups shown per tier (for the tier tabs)."""
+    found = count_groups(session, owner_id(user))
+    return GroupCountsOut(**{tier.value: n for tier, n in found.items()})
+
+
+@router.get("/groups/{group_id:int}", response_model=GroupOut, responses=ERRORS)
 def group(group_id: GroupId, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> GroupOut:
     shown = get_group(session, owner_id(user), group_id)
     return _out(view(session, shown, ctx.settings.keeper_rules))
 
 
-def _decision(d: GroupDecision) -> DecisionOut:
-    assert d.group_id is not None
-    return DecisionOut(group_id=d.group_id, status=d.action, keep=d.keep, trash=d.trash)
-
-
-@router.post("/groups/{group_id}/resolve", response_model=DecisionOut, responses=ERRORS)
+@router.post("/groups/{group_id:int}/resolve", response_model=DecisionOut, responses=ERRORS)
 def resolve(
     group_id: GroupId, body: ResolveIn, user: CurrentUser, session: SessionDep
 ) -> DecisionOut:
-    return _decision(
+    return DecisionOut.of(
         decisions.resolve(session, owner_id(user), group_id, body.keep, body.trash, body.seen)
     )
 
 
-@router.post("/groups/{group_id}/dismiss", response_model=DecisionOut, responses=ERRORS)
+@router.post("/groups/{group_id:int}/dismiss", response_model=DecisionOut, responses=ERRORS)
 def dismiss(
     group_id: GroupId,
     user: CurrentUser,
@@ -126,4 +136,4 @@ def dismiss(
     body: DismissIn | None = None,
 ) -> DecisionOut:
     seen = body.seen if body else None
-    return _decision(decisions.dismiss(session, owner_id(user), group_id, seen))
+    return DecisionOut.of(decisions.dismiss(session, owner_id(user), group_id, seen))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -90,6 +91,28 @@ def _visible_members(owner_id: int) -> sa.Select[int]:
     )
 
 
+class GroupSort(StrEnum):
+    SPACE = "space"  # the most space to free first
+    SIZE = "size"  # the most photos first
+    DATE = "date"  # the newest photos (capture date) first
+
+
+def _member_stats(owner_id: int) -> sa.Subquery:
+    """Per visible group: its members not in the trash, their bytes beyond the largest copy
+    (what keeping one copy frees, ranked without choosing keepers) and the newest capture."""
+    size = col(Image.size_bytes)
+    return (
+        _visible_members(owner_id)
+        .add_columns(
+            sa.func.count().label("members"),
+            (sa.func.sum(size) - sa.func.max(size)).label("space"),
+            sa.func.max(col(Image.taken_at)).label("taken"),
+            sa.func.max(col(Image.id)).label("newest"),
+        )
+        .subquery()
+    )
+
+
 def list_groups(
     session: Session,
     owner_id: int,
@@ -98,18 +121,53 @@ def list_groups(
     size: int,
     showing: str | None = None,
     rules: Sequence[str] = DEFAULT_RULES,
+    sort: GroupSort | None = None,
 ) -> tuple[list[GroupView], int]:
-    """Open groups, optionally of one tier and with a member showing an object."""
-    stmt = owned_query(DuplicateGroup, owner_id).where(
-        DuplicateGroup.status == GroupStatus.OPEN,
-        col(DuplicateGroup.id).in_(_visible_members(owner_id)),
-    )
+    """Open groups, optionally of one tier and with a member showing an object; in id order
+    unless ``sort`` says otherwise (ties in id order, so no group shows on two pages)."""
+    stmt = owned_query(DuplicateGroup, owner_id).where(DuplicateGroup.status == GroupStatus.OPEN)
+    order: list[sa.UnaryExpression[object]] = []
+    if sort is None:
+        stmt = stmt.where(col(DuplicateGroup.id).in_(_visible_members(owner_id)))
+    else:
+        stats = _member_stats(owner_id)
+        stmt = stmt.join(stats, stats.c.group_id == col(DuplicateGroup.id))
+        order = {
+            GroupSort.SPACE: [stats.c.space.desc()],
+            GroupSort.SIZE: [stats.c.members.desc()],
+            GroupSort.DATE: [stats.c.taken.desc().nulls_last(), stats.c.newest.desc()],
+        }[sort]
     if tier is not None:
         stmt = stmt.where(DuplicateGroup.tier == tier)
     if showing:
         stmt = stmt.where(col(DuplicateGroup.id).in_(groups_showing(owner_id, showing)))
-    groups, total = paginate(session, stmt.order_by(col(DuplicateGroup.id)), page, size)
+    stmt = stmt.order_by(*order, col(DuplicateGroup.id))
+    groups, total = paginate(session, stmt, page, size)
     return views(session, groups, rules), total
+
+
+def count_groups(session: Session, owner_id: int) -> dict[Tier, int]:
+    """How many open groups of each tier the person sees."""
+    counts = dict.fromkeys(Tier, 0)
+    for tier, n in session.execute(
+        sa.select(col(DuplicateGroup.tier), sa.func.count())
+        .where(
+            col(DuplicateGroup.owner_id) == owner_id,
+            col(DuplicateGroup.status) == GroupStatus.OPEN,
+            col(DuplicateGroup.id).in_(_visible_members(owner_id)),
+        )
+        .group_by(col(DuplicateGroup.tier))
+    ):
+        counts[tier] = n
+    return counts
+
+
+def bytes_freed(shown: GroupView) -> int:
+    """What accepting the suggestion frees: the members other than the suggested keeper (none
+    for similar groups, whose suggestion trashes nothing)."""
+    if shown.keeper is None or shown.group.tier == Tier.SIMILAR:
+        return 0
+    return sum(i.size_bytes for i in shown.images if i.id != shown.keeper.image_id)
 
 
 def get_group(session: Session, owner_id: int, group_id: int) -> DuplicateGroup:

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from backend.config import Settings
-from backend.models import GooglePick, PickState, utcnow
+from backend.models import GooglePick, GroupDecision, GroupStatus, PickState, utcnow
 from tests.helpers import images as img
 from tests.helpers.app import Person, make_settings, names
 
@@ -70,6 +70,17 @@ def google_pick(alice: Person) -> int:
         return pick.id
 
 
+def decision(alice: Person, group_id: int) -> int:
+    """A decision of Alice's, written directly so that her groups stay open."""
+    owner = alice.get("/users/me").json()["id"]
+    with alice.runtime.ctx.session(write=True) as session:
+        row = GroupDecision(owner_id=owner, group_id=group_id, action=GroupStatus.DISMISSED)
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
+
+
 @pytest.fixture
 def alices(alice: Person) -> dict[str, Any]:
     body = alice.upload(img.camera_batch())
@@ -80,6 +91,7 @@ def alices(alice: Person) -> dict[str, Any]:
         "group_id": exact["id"],
         "job_id": body["job_id"],
         "pick_id": google_pick(alice),
+        "decision_id": decision(alice, exact["id"]),
         "keep": [ids["original.jpg"]],
         "trash": [ids["copy.jpg"]],
     }
@@ -110,6 +122,7 @@ def test_every_id_route_answers_404_for_someone_elses_id(
         ("POST", "/api/v1/duplicates/groups/{group_id}/resolve"),
         ("POST", "/api/v1/duplicates/groups/{group_id}/dismiss"),
         ("GET", "/api/v1/integrations/google/picks/{pick_id}"),
+        ("POST", "/api/v1/decisions/{decision_id}/undo"),
     }
     assert expected <= routes, "an id route disappeared; update this test"
     before = alice.groups()

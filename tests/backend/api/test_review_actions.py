@@ -1,0 +1,168 @@
+"""The review actions: counts and sorting, undo, the trash, bulk accept, export; owner-scoped."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from backend.models import PairDecision
+from backend.runtime import Runtime
+from tests.helpers import images as img
+from tests.helpers.app import Person, make_settings, member_ids, service
+
+_people = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Runtime]]:
+    """One service for the module (each test signs up people of its own)."""
+    with service(make_settings(tmp_path_factory.mktemp("data"))) as running:
+        yield running
+
+
+def someone(served: tuple[TestClient, Runtime]) -> Person:
+    return Person.sign_up(*served, f"reviewer{next(_people)}@example.com")
+
+
+@pytest.fixture
+def alice(served: tuple[TestClient, Runtime]) -> Person:
+    return someone(served)
+
+
+@pytest.fixture
+def bob(served: tuple[TestClient, Runtime]) -> Person:
+    return someone(served)
+
+
+def one_pair(person: Person, seed: int = 12) -> tuple[int, int, int]:
+    """A photo and its resized copy (one near group) and an unrelated photo: group, a, b."""
+    a = img.jpeg(seed, (400, 300))
+    ids = person.ids(
+        person.upload([("a.jpg", a), ("b.jpg", img.resized(a)), ("c.jpg", img.jpeg(seed + 1))])
+    )
+    (group,) = person.groups()
+    return group["id"], ids["a.jpg"], ids["b.jpg"]
+
+
+def ok(response: Any) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def pair_answers(person: Person) -> int:
+    owner = person.get("/users/me").json()["id"]
+    with Session(person.runtime.ctx.engine) as session:
+        return len(
+            session.exec(select(PairDecision).where(col(PairDecision.owner_id) == owner)).all()
+        )
+
+
+def test_counts_sorting_and_space_freed(alice: Person) -> None:
+    files, _ = img.families(2)
+    alice.upload(files)
+    alice.upload(img.camera_batch())  # uploaded last: its groups have the highest ids
+    assert ok(alice.get("/duplicates/groups/counts")) == {"exact": 3, "near": 3, "similar": 0}
+    near = [g["id"] for g in alice.groups("near")]
+    camera = max(near)  # 6 photos, the only ones with a capture date
+    assert near == sorted(near)  # the default order stays the id order
+
+    for sort in ("size", "date"):
+        shown = ok(alice.get("/duplicates/groups", params={"tier": "near", "sort": sort}))
+        assert shown["items"][0]["id"] == camera and shown["total"] == 3, sort
+    by_space = ok(alice.get("/duplicates/groups", params={"sort": "space", "size": 50}))["items"]
+    spare = [
+        sum(i["bytes"] for i in g["images"]) - max(i["bytes"] for i in g["images"])
+        for g in by_space
+    ]
+    assert spare == sorted(spare, reverse=True) and len(by_space) == 6
+    # Pages of a sorted list hold every group once.
+    paged = [
+        ok(alice.get("/duplicates/groups", params={"sort": "size", "size": 2, "page": p}))["items"]
+        for p in (1, 2, 3)
+    ]
+    assert sorted(g["id"] for page in paged for g in page) == sorted(g["id"] for g in by_space)
+
+    for group in by_space:
+        keeper = group["suggested_keep"]["image_id"]
+        others = sum(i["bytes"] for i in group["images"] if i["id"] != keeper)
+        assert group["bytes_freed"] == others > 0
+    refused = alice.get("/duplicates/groups", params={"sort": "bigger"})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("sort: ")
+
+
+def test_undo_resolve_restores_the_photos_and_reopens_the_group(alice: Person) -> None:
+    group, a, b = one_pair(alice)
+    decision = ok(
+        alice.post(f"/duplicates/groups/{group}/resolve", json={"keep": [a], "trash": [b]})
+    )
+    alice.settle()
+    assert alice.groups() == [] and alice.get(f"/images/{b}").json()["trashed"] is True
+
+    undone = ok(alice.post(f"/decisions/{decision['id']}/undo"))
+    assert undone["status"] == "open" and undone["undoes"] == decision["id"]
+    assert undone["group_id"] == group and undone["trash"] == [b]
+    assert alice.get(f"/images/{b}").json()["trashed"] is False
+    alice.settle()
+    (back,) = alice.groups()
+    assert back["id"] == group and member_ids(back) == {a, b}
+    assert pair_answers(alice) == 0
+
+    again = alice.post(f"/decisions/{decision['id']}/undo")
+    assert again.status_code == 409
+    assert again.json() == {"detail": f"decision {decision['id']} was already undone"}
+    undo_of_undo = alice.post(f"/decisions/{undone['id']}/undo")
+    assert undo_of_undo.status_code == 409
+    # The reopened group can be decided again, and that decision undone.
+    second = ok(alice.post(f"/duplicates/groups/{group}/resolve", json={"keep": [b], "trash": [a]}))
+    assert ok(alice.post(f"/decisions/{second['id']}/undo"))["undoes"] == second["id"]
+
+
+def test_undo_dismiss_forgets_its_pair_answers(alice: Person) -> None:
+    group, a, b = one_pair(alice, seed=40)
+    decision = ok(alice.post(f"/duplicates/groups/{group}/dismiss"))
+    alice.settle()
+    assert alice.groups() == [] and pair_answers(alice) == 1
+    ok(alice.post(f"/decisions/{decision['id']}/undo"))
+    assert pair_answers(alice) == 0
+    alice.settle()
+    assert [member_ids(g) for g in alice.groups()] == [{a, b}]
+
+
+def test_undo_keeps_pair_answers_another_decision_gave(alice: Person) -> None:
+    """A near group kept whole, then its identical copies (their exact group) kept too:
+    undoing the first leaves the second's answers, so no exact copy is offered again."""
+    alice.upload(img.camera_batch())
+    (near,) = alice.groups("near")
+    keep_all = sorted(member_ids(near))
+    first = ok(alice.post(f"/duplicates/groups/{near['id']}/resolve", json={"keep": keep_all}))
+    alice.settle()
+    (exact,) = alice.groups("exact")
+    copies = sorted(member_ids(exact))
+    ok(alice.post(f"/duplicates/groups/{exact['id']}/resolve", json={"keep": copies}))
+    alice.settle()
+    assert alice.groups() == [] and pair_answers(alice) == 15  # 6 photos: every pair
+    ok(alice.post(f"/decisions/{first['id']}/undo"))
+    assert pair_answers(alice) == 3  # the three identical copies stay answered
+    alice.settle()
+    # Open again; the exact copies, answered, are no longer grouped with one another.
+    back = alice.groups("near")
+    assert near["id"] in {g["id"] for g in back}
+    assert set().union(*(member_ids(g) for g in back)) <= set(keep_all)
+
+
+def test_someone_else_cannot_undo(alice: Person, bob: Person) -> None:
+    group, a, b = one_pair(alice, seed=80)
+    decision = ok(
+        alice.post(f"/duplicates/groups/{group}/resolve", json={"keep": [a], "trash": [b]})
+    )
+    theirs = bob.post(f"/decisions/{decision['id']}/undo")
+    missing = bob.post("/decisions/987654/undo")
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["detail"] == f"decision {decision['id']} was not found"
+    assert ok(bob.get("/duplicates/groups/counts")) == {"exact": 0, "near": 0, "similar": 0}
+    assert alice.get(f"/images/{b}").json()["trashed"] is True
