@@ -59,16 +59,23 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     bar = tqdm(
         total=0,
         unit="img",
-        desc="analysing",
+        desc="hashing",
         file=sys.stderr,
         disable=args.quiet,
         dynamic_ncols=True,
     )
 
-    def progress(finished: int, total: int) -> None:
+    shown = ["hashing"]
+
+    def progress(phase: str, finished: int, total: int) -> None:
+        if shown[0] != phase:  # hashing, models, grouping: each from 0 to its total
+            shown[0] = phase
+            bar.set_description(phase, refresh=False)
+            bar.reset(total=total)
         bar.total = total
-        bar.n = finished
-        bar.refresh()
+        bar.update(finished - bar.n)  # tqdm redraws at most ten times a second
+        if finished == total:
+            bar.refresh()  # a phase's end is shown before the next one starts
 
     try:
         report = scan_folder(runtime.ctx, runtime.embedded_worker(), args.folder, progress)

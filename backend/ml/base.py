@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "CoreMLExecutionProvider", "CPUE
 
 Output = TypeVar("Output")
 RGBImage = NDArray[np.uint8]  # H × W × 3, RGB
+Observer = Callable[[int], None]  # told how many images a batch just took (progress displays)
 
 
 class ModelUnavailable(RuntimeError):
@@ -79,6 +81,7 @@ class Model[Output](ABC):
         self._threads = threads  # 0: the runtime's default (all cores)
         self._lock = threading.Lock()
         self._loaded = False
+        self._observers: list[Observer] = []
 
     @property
     def identity(self) -> str:
@@ -105,7 +108,18 @@ class Model[Output](ABC):
         results: list[Output] = []
         for batch in batches(images, self.batch_size):
             results.extend(self._predict_batch(batch))
+            for observer in list(self._observers):
+                observer(len(batch))
         return results
+
+    @contextmanager
+    def watch(self, observer: Observer) -> Iterator[None]:
+        """Tell ``observer`` after each batch how many images it took, while the block runs."""
+        self._observers.append(observer)
+        try:
+            yield
+        finally:
+            self._observers.remove(observer)
 
     @abstractmethod
     def _load(self) -> None: ...

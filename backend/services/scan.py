@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from backend.models import (
     Image,
     ImagePair,
     ImageState,
-    Job,
     RegroupMark,
 )
 from backend.models.image import UNFINISHED
@@ -33,9 +31,8 @@ from backend.services.grouping.queries import SUGGESTED_ACTION, candidate
 from backend.services.ingestion.folder import register_folder
 from backend.services.job_queue import enqueue_job
 from backend.services.pipeline import DELETE_BLOBS, GROUP
+from backend.services.scan_progress import PhaseProgress, ScanMeter
 from backend.services.worker.embedded import EmbeddedWorker
-
-Progress = Callable[[int, int], None]  # (finished, total)
 
 
 @dataclass
@@ -83,28 +80,36 @@ class ScanReport:
 
 
 def scan_folder(
-    ctx: AppContext, worker: EmbeddedWorker, root_arg: str, progress: Progress | None = None
+    ctx: AppContext,
+    worker: EmbeddedWorker,
+    root_arg: str,
+    progress: PhaseProgress | None = None,
 ) -> ScanReport:
     """Register the folder's files, let ``worker`` (this process's: it reads the files where
-    they are) analyse and group them, and report the groups."""
+    they are) analyse and group them, and report the groups. ``progress`` is told each phase's
+    count as it moves (hashing image by image)."""
     root = Path(root_arg)
     if not root.is_dir():
         raise NotADirectoryError(f"{root_arg} is not a folder")
     started = time.monotonic()
-    with ctx.session(write=True) as session:
-        own = (ctx.settings.data_dir, ctx.settings.blob_dir)  # never scan our own files
-        batch = register_folder(session, root, own)
-        if batch.stale_thumbnails:
-            enqueue_job(session, DELETE_BLOBS, keys=batch.stale_thumbnails)
-        if batch.pending or _grouping_owed(session, batch.owner_id):
-            # Even with nothing new: files gone since the last scan leave their groups.
-            enqueue_job(session, GROUP, owner_id=batch.owner_id)
+    meter = ScanMeter(ctx.ml, progress)
+    with meter.attached(worker):
+        with ctx.session(write=True) as session:
+            own = (ctx.settings.data_dir, ctx.settings.blob_dir)  # never scan our own files
+            batch = register_folder(session, root, own)
+            meter.expect(batch.job.id, batch.pending)
+            if batch.stale_thumbnails:
+                enqueue_job(session, DELETE_BLOBS, keys=batch.stale_thumbnails)
+            if batch.pending or _grouping_owed(session, batch.owner_id):
+                # Even with nothing new: files gone since the last scan leave their groups.
+                enqueue_job(session, GROUP, owner_id=batch.owner_id)
+        while not worker.wait_idle(timeout=0):
+            with Session(ctx.engine) as session:
+                meter.report(session)
+            meter.wait(0.2)
+        with Session(ctx.engine) as session:
+            meter.report(session, final=True)
     total = len(batch.pending)
-    while not worker.wait_idle(timeout=0.2):
-        if progress:
-            progress(_finished(ctx, batch.job.id), total)
-    if progress:
-        progress(_finished(ctx, batch.job.id), total)
 
     def shown(rel: str) -> str:
         return os.path.join(root_arg, rel)
@@ -190,9 +195,3 @@ def _grouping_owed(session: Session, owner_id: int) -> bool:
         select(Image.id).where(Image.owner_id == owner_id, Image.state == ImageState.ANALYSED)
     )
     return marked.first() is not None or waiting.first() is not None
-
-
-def _finished(ctx: AppContext, job_id: int | None) -> int:
-    with Session(ctx.engine) as session:
-        job = session.get(Job, job_id)
-        return (job.done + job.failed) if job else 0

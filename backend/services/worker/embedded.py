@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from backend.services.context import AppContext
@@ -21,6 +22,7 @@ from backend.services.worker.faults import RETRIES, TRANSIENT
 from backend.services.worker.tasks import QUEUES, TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
+Listener = Callable[[str, dict[str, Any]], None]  # (task name, its arguments)
 
 
 class EmbeddedWorker:
@@ -52,7 +54,30 @@ class EmbeddedWorker:
         self.errors = 0
         self.retry_base = retry_base
         self.gather = gather
+        # Told of every task that has run for good (not one that will be retried): what a
+        # progress display counts, image by image (see ``watch``).
+        self._listeners: list[Listener] = []
         self.ctx = make_context(self)
+
+    @contextmanager
+    def watch(self, listener: Listener) -> Iterator[None]:
+        """Call ``listener(name, kwargs)`` on the worker's thread after each task has run."""
+        with self._lock:
+            self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._listeners.remove(listener)
+
+    def _ran(self, name: str, kwargs: dict[str, Any]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(name, kwargs)
+            except Exception:  # a display must never fail the task it reports on
+                log.exception("progress listener failed on %s", name)
 
     def enqueue(self, name: str, **kwargs: Any) -> None:
         spec = self.registry.get(name)
@@ -110,9 +135,13 @@ class EmbeddedWorker:
                 spec.give_up(self.ctx, exc, **kwargs)
             except Exception:
                 log.exception("recording the failure of %s%s failed too", spec.name, kwargs)
+            self._ran(spec.name, kwargs)
         except Exception:
             self.errors += 1
             log.exception("task %s%s failed", spec.name, kwargs)
+            self._ran(spec.name, kwargs)
+        else:
+            self._ran(spec.name, kwargs)
 
     def _retry_later(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ def scan(settings: Settings, folder: str) -> ScanReport:
             runtime.ctx,
             runtime.embedded_worker(),
             folder,
-            lambda done, total: seen.append((done, total)),
+            lambda _phase, done, total: seen.append((done, total)),
         )
         assert seen and seen[-1][0] == seen[-1][1] == report.analysed
         return report
