@@ -28,8 +28,14 @@ class RateLimiter:
         self.last = self.clock()
 
 
-def sign_in(api_url: str, email: str, password: str, timeout: float = 30.0) -> str:
-    """A bearer token for the person (POST /api/v1/auth/token)."""
+@dataclass(frozen=True)
+class Tokens:
+    access: str
+    refresh: str | None = None  # lets a long run renew its short-lived access token
+
+
+def sign_in(api_url: str, email: str, password: str, timeout: float = 30.0) -> Tokens:
+    """Bearer tokens for the person (POST /api/v1/auth/token)."""
     try:
         response = httpx.post(
             f"{api_url.rstrip('/')}/api/v1/auth/token",
@@ -40,8 +46,8 @@ def sign_in(api_url: str, email: str, password: str, timeout: float = 30.0) -> s
         raise ApiError(f"the API at {api_url} could not be reached: {exc}") from None
     if response.status_code != 200:
         raise ApiError(f"signing in as {email} failed: {_detail(response)}")
-    token: str = response.json()["access_token"]
-    return token
+    body = response.json()
+    return Tokens(str(body["access_token"]), body.get("refresh_token"))
 
 
 @dataclass
@@ -60,6 +66,7 @@ class ApiClient:
     backoff: float = 1.0  # first wait; doubles each retry
     timeout: float = 120.0
     transport: httpx.BaseTransport | None = None  # tests: a fake API
+    refresh_token: str | None = None  # renews ``token`` when the API says it has expired
     limiter: RateLimiter = field(init=False)
     client: httpx.Client = field(init=False)
 
@@ -75,7 +82,9 @@ class ApiClient:
     def close(self) -> None:
         self.client.close()
 
-    def send(self, items: list[dict[str, Any]], blobs: dict[str, bytes]) -> Answer:
+    def send(
+        self, items: list[dict[str, Any]], blobs: dict[str, bytes], renewed: bool = False
+    ) -> Answer:
         """Post one batch (multipart when some items carry their bytes)."""
         document = {"items": items}
         for attempt in range(self.retries + 1):
@@ -104,9 +113,11 @@ class ApiClient:
                         new=sum(1 for a in body["accepted"] if a["new"]),
                     )
                 if response.status_code == 401:
+                    if not renewed and self._renew():  # the same batch with the new token
+                        return self.send(items, blobs, renewed=True)
                     raise ApiError(
-                        "the API refused the token (expired?): pass a fresh --token, or "
-                        "--email to sign in again"
+                        "the API refused the token (expired?): sign in with --email (the "
+                        "scraper then renews its token itself), or pass a fresh --token"
                     )
                 if response.status_code not in RETRY_STATUS:
                     raise ApiError(f"the API refused a batch: {_detail(response)}")
@@ -114,6 +125,22 @@ class ApiClient:
             if attempt < self.retries:
                 time.sleep(self.backoff * 2**attempt)
         raise ApiError(f"{problem}; gave up after {self.retries} retries")
+
+    def _renew(self) -> bool:
+        """A new access token from the refresh token (each refresh token works once)."""
+        if not self.refresh_token:
+            return False
+        refresh, self.refresh_token = self.refresh_token, None
+        try:
+            response = self.client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
+        except httpx.TransportError:
+            return False
+        if response.status_code != 200:
+            return False
+        body = response.json()
+        self.token, self.refresh_token = body["access_token"], body["refresh_token"]
+        self.client.headers["Authorization"] = f"Bearer {self.token}"
+        return True
 
 
 def _detail(response: httpx.Response) -> str:

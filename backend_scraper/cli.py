@@ -3,7 +3,9 @@
 ``dupfinder scrape login --profile DIR`` signs in by hand once; ``dupfinder scrape --profile
 DIR`` (or ``--storage-state FILE``) then walks the page headless and sends what it finds.
 The API token: ``--token`` or ``$DUPFINDER_TOKEN``, else ``--email`` with the password from
-``$DUPFINDER_PASSWORD`` or a prompt (signs in at ``/api/v1/auth/token``).
+``$DUPFINDER_PASSWORD`` or a prompt (signs in at ``/api/v1/auth/token``, and renews the
+short-lived access token with the refresh token during a long run; a ``--token`` lasts
+``DUPFINDER_ACCESS_TOKEN_MINUTES`` on the server).
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backend_scraper.api import Tokens
 
 
 def add_scrape_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,13 +61,13 @@ def add_scrape_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     scrape.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _token(args: argparse.Namespace, api_url: str) -> str:
-    from backend_scraper.api import sign_in
+def _token(args: argparse.Namespace, api_url: str) -> Tokens:
+    from backend_scraper.api import Tokens, sign_in
     from backend_scraper.errors import ScrapeError
 
     token = args.token or os.environ.get("DUPFINDER_TOKEN", "")
     if token:
-        return str(token)
+        return Tokens(str(token))
     if not args.email:
         raise ScrapeError(
             "the API needs to know who you are: pass --token (or set DUPFINDER_TOKEN), or "
@@ -110,7 +116,7 @@ def run_scrape(
                 f"no browser profile at {args.profile}: sign in first with "
                 f"`dupfinder scrape login --profile {args.profile}`"
             )
-        token = _token(args, api_url)  # before the browser starts: fail fast
+        tokens = _token(args, api_url)  # before the browser starts: fail fast
         config = ScrapeConfig(
             page_url=page_url,
             api_url=api_url,
@@ -127,7 +133,7 @@ def run_scrape(
             send=args.send,
             progress=not args.quiet,
         )
-        report = scrape(config, token)
+        report = scrape(config, tokens.access, tokens.refresh)
     except ScrapeError as exc:
         print(f"dupfinder: {exc}", file=sys.stderr)
         return 1

@@ -102,8 +102,9 @@ class _Sender:
         self.bar.set_postfix(sent=self.report.sent, new=self.report.new)
 
 
-def scrape(config: ScrapeConfig, token: str) -> ScrapeReport:
-    """Walk the photos page until it shows nothing new, sending what is not sent yet."""
+def scrape(config: ScrapeConfig, token: str, refresh_token: str | None = None) -> ScrapeReport:
+    """Walk the photos page until it shows nothing new, sending what is not sent yet.
+    ``refresh_token``: renews the short-lived ``token`` during a long run."""
     state = ScrapeState(config.state_file, config.page_url, config.api_url)
     report = ScrapeReport(mode=config.send)
     client = ApiClient(
@@ -112,6 +113,7 @@ def scrape(config: ScrapeConfig, token: str) -> ScrapeReport:
         config.min_interval,
         retries=config.retries,
         backoff=config.backoff,
+        refresh_token=refresh_token,
     )
     bar = tqdm(unit="photo", desc="sending", file=sys.stderr, disable=not config.progress)
     try:
