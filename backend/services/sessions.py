@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from backend.models import AuthSession, SessionKind, User, utcnow
 from backend.services.security import digest, new_secret
@@ -94,8 +94,3 @@ def revoke_all(session: Session, user_id: int, keep: int | None = None) -> int:
 
 def forget_expired(session: Session) -> None:
     session.execute(sa.delete(AuthSession).where(col(AuthSession.expires_at) <= utcnow()))
-
-
-def count(session: Session, user_id: int) -> int:
-    stmt = select(sa.func.count()).select_from(AuthSession).where(AuthSession.user_id == user_id)
-    return int(session.exec(stmt).one())
