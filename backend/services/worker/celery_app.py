@@ -18,12 +18,14 @@ import kombu.exceptions
 import redis
 import redis.exceptions
 from celery import Celery, Task
+from celery.signals import worker_process_init
 from kombu.entity import Queue
 from kombu.transport import redis as kombu_redis
 
 from backend.config import Settings
 from backend.services.context import AppContext
 from backend.services.worker.faults import TRANSIENT as BASE_TRANSIENT
+from backend.services.worker.pool_term import POOL_TERM
 from backend.services.worker.tasks import QUEUES, TASKS, TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,7 @@ def make_celery(settings: Settings, context: ContextFactory | None = None) -> Ce
     )
     holder = _ProcessContext(app, context)
     app.conf.dupfinder_context = holder
+    worker_process_init.connect(POOL_TERM.pool_process_started, weak=False)
     for spec in TASKS.values():
         _register(app, spec, holder)
     return app
@@ -192,7 +195,8 @@ def _register(app: Celery, spec: TaskSpec, holder: _ProcessContext) -> None:
         if spec.dedupe and isinstance(ctx.jobs, CeleryJobQueue):
             ctx.jobs.started(spec.name, kwargs)
         try:
-            spec.run(ctx, **kwargs)
+            with POOL_TERM.task():
+                spec.run(ctx, **kwargs)
         except TRANSIENT as exc:
             if self.request.retries >= MAX_RETRIES:
                 spec.give_up(ctx, exc, **kwargs)

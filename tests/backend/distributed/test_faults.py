@@ -9,6 +9,8 @@ backoff on transient faults, and the workers' sweep that re-sends work that stop
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -233,6 +235,30 @@ def test_worker_with_a_task_in_flight_survives_a_redis_restart(cluster: Cluster)
             later_job = send(person, later.files)["job_id"]
             assert_complete(person, later_job, len(later.files))
     assert_no_task_errors(log)
+
+
+def test_sigterm_to_every_process_of_a_worker_lets_its_task_finish(cluster: Cluster) -> None:
+    """systemd (KillMode=control-group), ``kill -TERM -PGID`` and some container runtimes signal
+    every process of the worker at once. The pool's processes must leave the shutdown to the main
+    process (a warm shutdown: the task in flight finishes), not die mid-query: a SIGTERM caught
+    inside the database driver's wait made a task fail with a driver error in its log."""
+    files = batch(1, seed=760).files
+    log = cluster.logs / "worker.log"
+    with service(cluster.settings) as (client, runtime):
+        person = Person.sign_up(client, runtime, "sigterm@example.com")
+        job_id = send(person, files[:1])["job_id"]
+        owner = owner_of(person)
+        with grouping_held(cluster, owner) as lock, worker(cluster.env, log, concurrency=2) as w:
+            # The grouping task waits inside a query (the lock), as a busy task would.
+            eventually(lambda: waiting_for_lock(lock) == 1, 30, "grouping did not start")
+            os.killpg(w.proc.pid, signal.SIGTERM)
+            time.sleep(2)  # every process has had the signal while the task is mid-query
+            lock.execute("SELECT pg_advisory_unlock(%s, %s)", (GROUPING, owner))
+            assert w.proc.wait(60) == 0, f"the worker did not shut down cleanly; see {log}"
+        assert_no_task_errors(log)
+        assert "WorkerLostError" not in log.read_text(errors="replace")
+        _, total, done, failed = progress(runtime, job_id)
+        assert (total, done, failed) == (1, 1, 0), "the task in flight did not finish"
 
 
 def test_upload_while_the_broker_is_down_answers_promptly(cluster: Cluster) -> None:
