@@ -22,6 +22,7 @@ from backend.api.routes import (
     imports,
     jobs,
     scraped,
+    trash,
 )
 from backend.api.routes import integrations as google_integration
 from backend.config import Settings
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Google Photos: its callback takes no bearer token (the OAuth state names the person).
     v1.include_router(google_integration.router)
     # Every one of these needs a signed-in person.
-    for module in (images, scraped, jobs, duplicates, decisions, imports):
+    for module in (images, scraped, jobs, duplicates, trash, decisions, imports):
         v1.include_router(module.router, responses=AUTH_RESPONSES)
     app.include_router(v1)
     app.include_router(health.router)

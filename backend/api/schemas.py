@@ -261,6 +261,19 @@ class DecisionOut(BaseModel):
         )
 
 
+class RestoreIn(BaseModel):
+    image_ids: list[IdField] = Field(min_length=1, max_length=10_000)
+
+
+class RestoredOut(BaseModel):
+    restored: int  # how many of them were in the trash
+
+
+class EmptiedOut(BaseModel):
+    deleted: int
+    bytes_freed: int  # the deleted photos' sizes
+
+
 class HealthOut(BaseModel):
     status: str  # "ok", or "degraded" when the database or the job broker is unreachable
     database: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import Session, col
 
 from backend.models import Image, ImageState
@@ -15,6 +17,8 @@ from backend.services.pagination import paginate
 from backend.services.pipeline import DELETE_BLOBS, GROUP
 from backend.services.scoping import get_owned, owned_query
 from backend.services.storage.blobstore import BlobNotFound
+
+CHUNK = 1000  # ids per IN list, keys per deletion job
 
 
 def list_images(
@@ -60,13 +64,22 @@ def read_thumbnail(ctx: AppContext, image: Image) -> bytes:
 
 
 def delete_image(session: Session, owner_id: int, image_id: int) -> None:
-    """Once the deletion commits, the person's groups are rebuilt without the image and its
+    delete_images(session, owner_id, [get_image(session, owner_id, image_id)])
+
+
+def delete_images(session: Session, owner_id: int, doomed: Sequence[Image]) -> None:
+    """Once the deletion commits, the person's groups are rebuilt without the images and their
     bytes are deleted (unless another image has the same bytes)."""
-    image = get_image(session, owner_id, image_id)
-    keys = [k for k in (image.storage_key, image.thumbnail_key) if k]
-    mark_neighbours(session, owner_id, [image_id])  # their groups lose a member
-    release_from_job(session, image)
-    session.delete(image)
+    if not doomed:
+        return
+    ids = [i.id for i in doomed if i.id is not None]
+    keys = [k for i in doomed for k in (i.storage_key, i.thumbnail_key) if k]
+    for start in range(0, len(ids), CHUNK):
+        mark_neighbours(session, owner_id, ids[start : start + CHUNK])  # groups lose members
+    for image in doomed:
+        release_from_job(session, image)
+        session.delete(image)
     session.flush()
     enqueue_job(session, GROUP, owner_id=owner_id)  # serialised per owner
-    enqueue_job(session, DELETE_BLOBS, keys=keys)
+    for start in range(0, len(keys), CHUNK):
+        enqueue_job(session, DELETE_BLOBS, keys=keys[start : start + CHUNK])

@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from backend.models import PairDecision
+from backend.models import Image, PairDecision
 from backend.runtime import Runtime
+from backend.services.storage.blobstore import BlobNotFound
 from tests.helpers import images as img
 from tests.helpers.app import Person, make_settings, member_ids, service
 
@@ -166,3 +167,49 @@ def test_someone_else_cannot_undo(alice: Person, bob: Person) -> None:
     assert theirs.json()["detail"] == f"decision {decision['id']} was not found"
     assert ok(bob.get("/duplicates/groups/counts")) == {"exact": 0, "near": 0, "similar": 0}
     assert alice.get(f"/images/{b}").json()["trashed"] is True
+
+
+def storage_key(person: Person, image_id: int) -> str:
+    with Session(person.runtime.ctx.engine) as session:
+        image = session.get(Image, image_id)
+        assert image is not None
+        return image.storage_key
+
+
+def test_trash_list_restore_and_empty(alice: Person, bob: Person) -> None:
+    trashed = []
+    for seed in (100, 110):
+        group, a, b = one_pair(alice, seed)
+        ok(alice.post(f"/duplicates/groups/{group}/resolve", json={"keep": [a], "trash": [b]}))
+        alice.settle()
+        trashed.append((a, b))
+    (a1, b1), (a2, b2) = trashed
+    shown = ok(alice.get("/trash"))
+    assert [i["id"] for i in shown["items"]] == [b2, b1] and shown["total"] == 2  # newest first
+    assert ok(bob.get("/trash"))["total"] == 0
+
+    # Someone else's id, like an unknown one: 404, and nothing restored.
+    refused = bob.post("/trash/restore", json={"image_ids": [b1]})
+    assert refused.status_code == 404 and refused.json() == {
+        "detail": f"image(s) [{b1}] were not found"
+    }
+    assert alice.post("/trash/restore", json={"image_ids": []}).status_code == 422
+    assert ok(alice.get("/trash"))["total"] == 2
+    assert ok(alice.post("/trash/restore", json={"image_ids": [b1, a1]})) == {"restored": 1}
+    alice.settle()
+    assert [member_ids(g) for g in alice.groups()] == [{a1, b1}]
+
+    key, size = storage_key(alice, b2), alice.get(f"/images/{b2}").json()["bytes"]
+    assert alice.runtime.ctx.store.get(key)
+    assert ok(bob.client.delete("/api/v1/trash", headers=bob.headers)) == {
+        "deleted": 0,
+        "bytes_freed": 0,
+    }
+    emptied = ok(alice.client.delete("/api/v1/trash", headers=alice.headers))
+    assert emptied == {"deleted": 1, "bytes_freed": size}
+    alice.settle()
+    assert alice.get(f"/images/{b2}").status_code == 404
+    with pytest.raises(BlobNotFound):
+        alice.runtime.ctx.store.get(key)
+    assert ok(alice.get("/trash"))["total"] == 0
+    assert alice.get(f"/images/{a2}").status_code == 200  # the kept copy stays
