@@ -24,6 +24,7 @@ function moveGroup(step) {
   if (next >= 0 && next < nodes.length) focusGroup(nodes[next]);
   else if (next >= nodes.length && !$("next").disabled) $("next").click();
   else if (next < 0 && !$("prev").disabled) $("prev").click();
+  else focusGroup(nodes[here]); // the last (or first) group: at least its own card in focus
 }
 
 function focusedImageId() {

@@ -84,7 +84,8 @@ function viewerKey(ev) {
     ArrowUp: () => viewerPan(0, step), ArrowDown: () => viewerPan(0, -step),
     s: () => viewerMode("swipe"), f: () => viewerMode("flicker"), b: () => viewerMode("side"),
   };
-  if (ev.target.tagName === "SELECT" || ev.target.tagName === "INPUT") return;
+  // A list or the swipe slider keeps its own arrow keys; letters work everywhere.
+  if (ev.target.tagName === "SELECT" || (ev.target.tagName === "INPUT" && ev.key.startsWith("Arrow"))) return;
   const act = keys[ev.key];
   if (act) { ev.preventDefault(); ev.stopPropagation(); act(); }
 }

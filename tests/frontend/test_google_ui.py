@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.frontend.test_web_ui import browser, serve  # noqa: F401  (the Chromium fixture)
+from tests.frontend.ui import IMAGES_LOADED, until, wait_text
 from tests.helpers.fake_google import FakeGoogle, Item, fake_google, jpeg_of
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -45,11 +46,7 @@ def test_connect_pick_and_watch_the_import(
         assert page.text_content("#google-status") == "Not connected."
 
         page.click("#google-connect")  # to Google's page, which sends the browser back
-        page.wait_for_function(
-            "document.querySelector('#google-status').textContent"
-            " === 'Connected as web@gmail.com.'",
-            timeout=15_000,
-        )
+        wait_text(page, "#google-status", r"^Connected as web@gmail\.com\.$")
         assert page.text_content("#google-message") == "Google Photos is connected."
         assert "google=" not in page.url  # the outcome was read and cleared from the address
 
@@ -57,14 +54,11 @@ def test_connect_pick_and_watch_the_import(
             page.click("#google-pick")
         picker = popup.value  # a new tab, not an iframe
         assert not page.query_selector("iframe")
-        page.wait_for_function(
-            "document.querySelector('#google-message').textContent.includes('Analysis finished')",
-            timeout=30_000,
-        )
+        wait_text(page, "#google-message", "Analysis finished", timeout=30)
         message = page.text_content("#google-message") or ""
         assert message.startswith("Import finished: 2 new photo(s), 0 already here"), message
         assert "/picker/" in picker.url or picker.is_closed()
-        page.wait_for_selector(".group figure img[src^='blob:']", timeout=15_000)
+        until(page, IMAGES_LOADED)
         assert len(page.query_selector_all(".group")) == 1
 
         page.click("#google-disconnect")

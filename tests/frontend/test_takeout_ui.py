@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.frontend.test_web_ui import browser, server  # noqa: F401 (fixtures)
+from tests.frontend.ui import until, wait_text
 from tests.helpers import images as img
 from tests.helpers.takeout import make_tgz, make_zip, real_photo, sidecar
 
@@ -38,15 +39,12 @@ def test_import_a_takeout_export_in_the_browser(
 
     page.set_input_files("#takeout-files", [str(p) for p in parts])
     page.click("#takeout-import")
-    page.wait_for_function(
-        "document.querySelector('#takeout-message').textContent.includes('Analysed 2 of 2')",
-        timeout=30_000,
-    )
+    wait_text(page, "#takeout-message", "Analysed 2 of 2", timeout=30)
     message = page.text_content("#takeout-message") or ""
     assert message.startswith("2 photo(s): 2 new, 0 imported before; 1 file(s) skipped"), message
     assert "videos are not analysed" in (page.text_content("#takeout-skipped") or "")
     page.click("#tiers button[data-tier=near]")
-    page.wait_for_function("document.querySelectorAll('.group').length === 1", timeout=10_000)
+    until(page, "document.querySelectorAll('.group').length === 1", timeout=10)
     captions = page.text_content(".group") or ""
     assert "IMG_1.jpg" in captions and "IMG_1-edited.jpg" in captions
 
@@ -54,5 +52,5 @@ def test_import_a_takeout_export_in_the_browser(
     evil = make_zip(tmp_path / "evil.zip", {"../../evil.jpg": photo})
     page.set_input_files("#takeout-files", [str(evil)])
     page.click("#takeout-import")
-    page.wait_for_function("document.querySelector('#takeout-message').classList.contains('error')")
+    until(page, "document.querySelector('#takeout-message').classList.contains('error')")
     assert "path traversal" in (page.text_content("#takeout-message") or "")

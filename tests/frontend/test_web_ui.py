@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.frontend.ui import IMAGES_LOADED, until, wait_text
 from tests.helpers import photos
 from tests.helpers.app import MODELS_ON
 from tests.helpers.images import decoded, encode, jpeg
@@ -106,18 +107,19 @@ def test_sign_up_upload_review_and_dismiss(server: str, browser: object, tmp_pat
 
     page.set_input_files("#files", paths)
     page.click("#upload")
-    page.wait_for_function(
-        "document.querySelector('#upload-message').textContent.startsWith('Analysed 4 of 4')",
-        timeout=30_000,
-    )
+    wait_text(page, "#upload-message", r"^Analysed 4 of 4", timeout=30)
     rejected = page.text_content("#rejected") or ""
     assert "notes.jpg" in rejected and "not an image" in rejected
+    assert (
+        wait_text(page, "#upload-summary", "added")
+        == "4 added, 1 exact and 0 near groups, 1 rejected."
+    )
 
-    page.wait_for_selector(".group figure img[src^='blob:']")
+    until(page, IMAGES_LOADED)
     groups = page.query_selector_all(".group")
     assert len(groups) == 1
-    captions = [c.text_content() or "" for c in groups[0].query_selector_all("figcaption")]
-    assert sorted(c.split(" ·")[0] for c in captions) == [
+    names = [c.text_content() or "" for c in groups[0].query_selector_all(".filename")]
+    assert sorted(n.split(". ", 1)[1] for n in names) == [
         "holiday-copy.jpg",
         "holiday.jpg",
         "holiday.png",
@@ -125,12 +127,13 @@ def test_sign_up_upload_review_and_dismiss(server: str, browser: object, tmp_pat
     assert groups[0].query_selector("figure.keep") is not None
 
     page.click(".group .dismiss")
-    page.wait_for_function("document.querySelectorAll('.group').length === 0")
-    assert page.text_content("#groups-message") == "No groups in this tier."
+    until(page, "document.querySelectorAll('.group').length === 0")
+    assert wait_text(page, "#toast-text", "Saved") == "Saved. all kept, marked as not duplicates."
+    assert (page.text_content("#empty p") or "") == "No exact duplicates to review."
 
-    page.reload()  # the token survives a reload; the dismissed group stays gone
+    page.reload()  # the session survives a reload; the dismissed group stays gone
     page.wait_for_selector("#app:not([hidden])")
-    page.wait_for_function("document.querySelector('#page-info').textContent.includes('0 group')")
+    wait_text(page, "#page-info", "0 groups")
     assert page.query_selector_all(".group") == []
 
 
@@ -144,7 +147,7 @@ def test_wrong_password_is_explained(server: str, browser: object) -> None:
     page.fill("input[name=email]", "someone@example.com")
     page.fill("input[name=password]", "wrong password")
     page.click("#login")
-    page.wait_for_function("document.querySelector('#auth-message').textContent.length > 0")
+    wait_text(page, "#auth-message", ".")
     assert page.text_content("#auth-message") == "wrong email or password"
     assert page.is_hidden("#app")
 
@@ -179,18 +182,15 @@ def test_models_show_tags_explanations_and_filter(
     page.wait_for_selector("#app:not([hidden])")
     page.set_input_files("#files", paths)
     page.click("#upload")
-    page.wait_for_function(
-        "document.querySelector('#upload-message').textContent.startsWith('Analysed 4 of 4')",
-        timeout=90_000,
-    )
+    wait_text(page, "#upload-message", r"^Analysed 4 of 4", timeout=90)
     page.click("#tiers button[data-tier=near]")
-    page.wait_for_function("document.querySelectorAll('.group').length === 2")
+    until(page, "document.querySelectorAll('.group').length === 2")
     text = " ".join(g.text_content() or "" for g in page.query_selector_all(".group"))
     assert "copy-detection similarity" in text and "Shows: " in text
 
     page.fill("#object-filter", "bus")
     page.click("#filter")
-    page.wait_for_function("document.querySelectorAll('.group').length === 1")
+    until(page, "document.querySelectorAll('.group').length === 1")
     (group,) = page.query_selector_all(".group")
     assert "bus" in (group.query_selector(".tags").text_content() or "")
     group.query_selector(".pairs summary").click()
@@ -200,7 +200,7 @@ def test_models_show_tags_explanations_and_filter(
 
     page.fill("#object-filter", "giraffe")
     page.click("#filter")
-    page.wait_for_function("document.querySelectorAll('.group').length === 0")
-    assert page.text_content("#groups-message") == 'No groups in this tier show "giraffe".'
+    until(page, "document.querySelectorAll('.group').length === 0")
+    assert page.text_content("#empty p") == 'No groups in this tier show "giraffe".'
     page.click("#clear-filter")
-    page.wait_for_function("document.querySelectorAll('.group').length === 2")
+    until(page, "document.querySelectorAll('.group').length === 2")
