@@ -261,6 +261,19 @@ class DecisionOut(BaseModel):
         )
 
 
+class AcceptIn(BaseModel):
+    tier: Tier  # "exact" or "near"; "similar" is refused (pick the best shot by hand)
+    group_ids: list[IdField] | None = Field(default=None, max_length=10_000)  # None: the tier
+    dry_run: bool = False  # count what it would do, decide nothing
+
+
+class AcceptOut(BaseModel):
+    groups: int
+    images_trashed: int
+    bytes_freed: int
+    decision_ids: list[int]  # each can be undone (empty for a dry run)
+
+
 class RestoreIn(BaseModel):
     image_ids: list[IdField] = Field(min_length=1, max_length=10_000)
 

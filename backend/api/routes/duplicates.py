@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
 from backend.api.params import GroupId, PageNo
 from backend.api.schemas import (
+    AcceptIn,
+    AcceptOut,
     DecisionOut,
     DismissIn,
     ErrorOut,
@@ -21,7 +23,7 @@ from backend.api.schemas import (
 )
 from backend.core.explain import explain_pair
 from backend.core.grouping import Tier
-from backend.services import decisions
+from backend.services import bulk, decisions
 from backend.services.grouping.queries import (
     SUGGESTED_ACTION,
     GroupSort,
@@ -111,6 +113,22 @@ def counts(user: CurrentUser, session: SessionDep) -> GroupCountsOut:
     """Open groups shown per tier (for the tier tabs)."""
     found = count_groups(session, owner_id(user))
     return GroupCountsOut(**{tier.value: n for tier, n in found.items()})
+
+
+@router.post("/groups/accept", response_model=AcceptOut, responses=ERRORS)
+def accept(body: AcceptIn, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> AcceptOut:
+    """Accept the suggestion of each group (``group_ids``, or the whole tier): keep the
+    suggested copy, trash the others. ``dry_run`` says what it would do. Similar groups are
+    refused (422): pick the best shot by hand."""
+    done = bulk.accept(
+        session, owner_id(user), body.tier, body.group_ids, body.dry_run, ctx.settings.keeper_rules
+    )
+    return AcceptOut(
+        groups=done.groups,
+        images_trashed=done.images_trashed,
+        bytes_freed=done.bytes_freed,
+        decision_ids=done.decision_ids,
+    )
 
 
 @router.get("/groups/{group_id:int}", response_model=GroupOut, responses=ERRORS)

@@ -146,6 +146,22 @@ def list_groups(
     return views(session, groups, rules), total
 
 
+def open_group_ids(session: Session, owner_id: int, tier: Tier) -> list[int]:
+    """The ids of the person's open groups of a tier that show, in id order."""
+    return list(
+        session.execute(
+            sa.select(col(DuplicateGroup.id))
+            .where(
+                col(DuplicateGroup.owner_id) == owner_id,
+                col(DuplicateGroup.status) == GroupStatus.OPEN,
+                col(DuplicateGroup.tier) == tier,
+                col(DuplicateGroup.id).in_(_visible_members(owner_id)),
+            )
+            .order_by(col(DuplicateGroup.id))
+        ).scalars()
+    )
+
+
 def count_groups(session: Session, owner_id: int) -> dict[Tier, int]:
     """How many open groups of each tier the person sees."""
     counts = dict.fromkeys(Tier, 0)

@@ -213,3 +213,54 @@ def test_trash_list_restore_and_empty(alice: Person, bob: Person) -> None:
         alice.runtime.ctx.store.get(key)
     assert ok(alice.get("/trash"))["total"] == 0
     assert alice.get(f"/images/{a2}").status_code == 200  # the kept copy stays
+
+
+def test_bulk_accept_does_what_its_dry_run_said(alice: Person, bob: Person) -> None:
+    files, _ = img.families(2, seed=700)
+    alice.upload([*files, *img.camera_batch(seed=7)])
+    exact = alice.groups("exact")
+    refused = alice.post("/duplicates/groups/accept", json={"tier": "similar"})
+    assert refused.status_code == 422 and "pick the best shot" in refused.json()["detail"]
+    theirs = bob.post(
+        "/duplicates/groups/accept", json={"tier": "exact", "group_ids": [exact[0]["id"]]}
+    )
+    assert theirs.status_code == 404
+    near_id = alice.groups("near")[0]["id"]
+    wrong = alice.post("/duplicates/groups/accept", json={"tier": "exact", "group_ids": [near_id]})
+    assert (
+        wrong.status_code == 422
+        and wrong.json()["detail"] == f"group(s) [{near_id}] are not exact groups"
+    )
+
+    plan = ok(alice.post("/duplicates/groups/accept", json={"tier": "exact", "dry_run": True}))
+    assert plan == {
+        "groups": 3,
+        "images_trashed": sum(len(g["images"]) - 1 for g in exact),
+        "bytes_freed": sum(g["bytes_freed"] for g in exact),
+        "decision_ids": [],
+    }
+    assert ok(alice.get("/duplicates/groups/counts"))["exact"] == 3  # the dry run decided nothing
+    done = ok(alice.post("/duplicates/groups/accept", json={"tier": "exact"}))
+    assert {k: v for k, v in done.items() if k != "decision_ids"} == {
+        k: v for k, v in plan.items() if k != "decision_ids"
+    }
+    assert len(done["decision_ids"]) == 3
+    alice.settle()
+    assert ok(alice.get("/duplicates/groups/counts"))["exact"] == 0
+    assert ok(alice.get("/trash"))["total"] == plan["images_trashed"]
+    kept = {g["suggested_keep"]["image_id"] for g in exact}
+    assert not any(alice.get(f"/images/{i}").json()["trashed"] for i in kept)
+
+    # A page of the near tier: its groups only, counted alike.
+    page = [g["id"] for g in alice.groups("near")[:2]]
+    body = {"tier": "near", "group_ids": page}
+    plan = ok(alice.post("/duplicates/groups/accept", json={**body, "dry_run": True}))
+    done = ok(alice.post("/duplicates/groups/accept", json=body))
+    assert plan["groups"] == done["groups"] == 2 and len(done["decision_ids"]) == 2
+    assert plan["images_trashed"] == done["images_trashed"] > 0
+    assert plan["bytes_freed"] == done["bytes_freed"] > 0
+    alice.settle()
+    assert ok(alice.get("/duplicates/groups/counts"))["near"] == 1
+    again = alice.post("/duplicates/groups/accept", json=body)
+    assert again.status_code == 409
+    assert ok(alice.post(f"/decisions/{done['decision_ids'][0]}/undo"))["status"] == "open"
