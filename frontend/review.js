@@ -176,6 +176,8 @@ function undoDecision(ids, what) {
 }
 
 async function decide(path, body, done) {
+  const nodes = [...document.querySelectorAll("#groups .group")];
+  const at = nodes.findIndex((n) => n.contains(document.activeElement));
   try {
     const decision = await postJSON(path, body);
     toast(`Saved. ${done}.`, undoDecision([decision.id], done));
@@ -183,6 +185,9 @@ async function decide(path, body, done) {
     toast(e.message, null, true);
   }
   await refresh();
+  // Keyboard review goes on where it was: the group that took the decided one's place.
+  const after = document.querySelectorAll("#groups .group");
+  if (at >= 0 && after.length) after[Math.min(at, after.length - 1)].focus();
 }
 
 function resolve(group, keep, trash, seen) {
