@@ -134,7 +134,11 @@ class Settings(BaseSettings):
     # picture needing more is refused with its reason): 512 is 128 MP of colour at full size.
     # JPEGs are decoded reduced for analysis, so only their exact-pixel check is bounded by it.
     decode_budget_mib: int = Field(default=512, ge=16, alias="DUPFINDER_DECODE_BUDGET_MIB")
-    max_request_bytes: int = Field(default=2 * 1024**3, alias="DUPFINDER_MAX_REQUEST_BYTES")
+    # One request's body: a batch of photos (the web UI sends a selection in batches under it).
+    max_request_bytes: int = Field(default=512 * 1024**2, alias="DUPFINDER_MAX_REQUEST_BYTES")
+    # MiB the uploads being received may hold in DATA_DIR/tmp/uploads at once (per API
+    # process); a request that would pass it gets 503 with Retry-After.
+    upload_spool_mib: int = Field(default=2048, ge=1, alias="DUPFINDER_UPLOAD_SPOOL_MIB")
     max_files_per_upload: int = Field(default=500, alias="DUPFINDER_MAX_FILES_PER_UPLOAD")
     # Google Takeout import (POST /api/v1/imports/takeout, `dupfinder import-takeout`).
     # A request's archives together (its own body limit, over DUPFINDER_MAX_REQUEST_BYTES).

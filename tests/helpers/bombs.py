@@ -22,14 +22,27 @@ def png(
     depth: int = 8,
     colour: int = 0,
     fill: int = 0,
+    bright: str = "",
     comment: str = "",
     exif_after_pixels: bytes = b"",
 ) -> bytes:
-    """A ``side``² PNG whose every sample byte is ``fill`` (colour type 0 grey, 2 RGB,
-    6 RGBA); ``comment`` makes other bytes with the same pixels; ``exif_after_pixels`` puts
-    an eXIf chunk after IDAT, where Pillow finds it only by decoding every pixel."""
-    row = b"\x00" + bytes([fill]) * (side * _CHANNELS[colour] * depth // 8)
-    data = _deflate_repeated(row, side)
+    """A ``side``² PNG whose sample bytes are ``fill`` (colour type 0 grey, 2 RGB, 6 RGBA),
+    but 255 in the ``bright`` part: "left" half, "top" half, "corner" (top-left quarter) or
+    "middle" (the middle third of the columns), so bombs can differ in what they show.
+    ``comment`` makes other bytes with the same pixels; ``exif_after_pixels`` puts an eXIf
+    chunk after IDAT, where Pillow finds it only by decoding every pixel."""
+    per_pixel = _CHANNELS[colour] * depth // 8
+    dark, light = bytes([fill]) * per_pixel, b"\xff" * per_pixel
+    cut = {"left": (0, side // 2), "corner": (0, side // 2), "middle": (side // 3, 2 * side // 3)}
+    lo, hi = cut.get(bright, (0, 0))
+    row = b"\x00" + dark * lo + light * (hi - lo) + dark * (side - hi)
+    flat = b"\x00" + dark * side
+    if bright == "top":
+        bands = [(b"\x00" + light * side, side // 2), (flat, side - side // 2)]
+    elif bright == "corner":
+        bands = [(row, side // 2), (flat, side - side // 2)]
+    else:
+        bands = [(row, side)]
     header = struct.pack(">IIBBBBB", side, side, depth, colour, 0, 0, 0)
     text = _chunk(b"tEXt", b"Comment\x00" + comment.encode()) if comment else b""
     tail = _chunk(b"eXIf", exif_after_pixels) if exif_after_pixels else b""
@@ -37,26 +50,26 @@ def png(
         b"\x89PNG\r\n\x1a\n"
         + _chunk(b"IHDR", header)
         + text
-        + _chunk(b"IDAT", data)
+        + _chunk(b"IDAT", _deflate_repeated(bands))
         + tail
         + _chunk(b"IEND", b"")
     )
 
 
-def _deflate_repeated(row: bytes, times: int) -> bytes:
-    """zlib data for ``row`` repeated: one block of rows compressed once (a full flush makes it
-    stand alone) and repeated, so a gigabyte of pixels costs a fraction of a second."""
-    per_block = max(1, (1 << 22) // len(row))
-    block, rest = row * per_block, row * (times % per_block)
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    repeated = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
-    ender = zlib.compressobj(9, zlib.DEFLATED, -15)
-    last = ender.compress(rest) + ender.flush()
-    checksum = 1
-    for _ in range(times // per_block):
-        checksum = zlib.adler32(block, checksum)
-    checksum = zlib.adler32(rest, checksum)
-    return b"\x78\xda" + repeated * (times // per_block) + last + struct.pack(">I", checksum)
+def _deflate_repeated(bands: list[tuple[bytes, int]]) -> bytes:
+    """zlib data for each row repeated its count of times: a block of rows compressed once
+    (a full flush makes it stand alone) and repeated, so a gigabyte costs a fraction of a
+    second."""
+    out, checksum = [b"\x78\xda"], 1
+    for row, times in bands:
+        per_block = max(1, (1 << 22) // len(row))
+        for block, count in ((row * per_block, times // per_block), (row * (times % per_block), 1)):
+            packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+            out.append((packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)) * count)
+            for _ in range(count):
+                checksum = zlib.adler32(block, checksum)
+    out.append(zlib.compressobj(9, zlib.DEFLATED, -15).flush())  # the final, empty block
+    return b"".join(out) + struct.pack(">I", checksum)
 
 
 def float_tiff(side: int, value: float = 1000.0, rows_per_strip: int = 64) -> bytes:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
 from backend.api.params import ImageId, PageNo
@@ -17,10 +17,10 @@ from backend.api.schemas import (
     TagOut,
     UploadOut,
 )
+from backend.api.upload_spool import UPLOAD_BODY, receive_files, spool_folder, spool_for
 from backend.models import ImageState
 from backend.services import images
-from backend.services.errors import AppError
-from backend.services.ingestion.upload import IncomingFile, ingest_upload
+from backend.services.ingestion.upload import ingest_upload
 from backend.services.objects import label_counts, objects_of
 
 router = APIRouter(prefix="/images", tags=["images"])
@@ -38,36 +38,32 @@ _MEDIA = {
 }
 
 
-def _read_limited(files: list[UploadFile], limit: int) -> Iterator[IncomingFile]:
-    """One file in memory at a time, never more than the limit plus one byte of it."""
-    for upload in files:
-        data = upload.file.read(limit + 1)
-        yield IncomingFile(upload.filename or "", data if len(data) <= limit else None)
-        upload.file.close()
-
-
 @router.post(
     "/upload",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadOut,
-    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    openapi_extra=UPLOAD_BODY,
 )
-def upload(
-    user: CurrentUser,
-    session: SessionDep,
-    ctx: CtxDep,
-    files: Annotated[list[UploadFile], File(description="Image files; repeat the field for many")],
+async def upload(
+    request: Request, user: CurrentUser, session: SessionDep, ctx: CtxDep
 ) -> UploadOut:
-    limit = ctx.settings.max_files_per_upload
-    if len(files) > limit:
-        raise AppError(f"{len(files)} files sent; send at most {limit} per request", 422)
-    result = ingest_upload(
-        session,
-        ctx.store,
-        ctx.settings.decode_limits,
-        owner_id(user),
-        _read_limited(files, ctx.settings.max_upload_bytes),
-    )
+    """Image files in the multipart field ``files`` (repeat it for many). The body is read
+    only after the sign-in check, into the data directory's spool (a full spool: 503 with
+    Retry-After); the files are checked from their headers and queued for analysis."""
+    settings = ctx.settings
+    spool = spool_for(spool_folder(settings.data_dir), settings.upload_spool_mib * 2**20)
+    async with receive_files(
+        request, spool, settings.max_files_per_upload, settings.max_upload_bytes
+    ) as received:
+        result = await run_in_threadpool(
+            ingest_upload,
+            session,
+            ctx.store,
+            settings.decode_limits,
+            owner_id(user),
+            received.incoming(),
+        )
     assert result.job.id is not None
     return UploadOut(
         job_id=result.job.id,
