@@ -17,6 +17,7 @@ from backend.api.routes import (
     auth,
     decisions,
     duplicates,
+    export,
     health,
     images,
     imports,
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Google Photos: its callback takes no bearer token (the OAuth state names the person).
     v1.include_router(google_integration.router)
     # Every one of these needs a signed-in person.
-    for module in (images, scraped, jobs, duplicates, trash, decisions, imports):
+    for module in (images, scraped, jobs, duplicates, export, trash, decisions, imports):
         v1.include_router(module.router, responses=AUTH_RESPONSES)
     app.include_router(v1)
     app.include_router(health.router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from backend.models import Image, PairDecision
+from backend.models import Image, IngestionMode, PairDecision
 from backend.runtime import Runtime
 from backend.services.storage.blobstore import BlobNotFound
 from tests.helpers import images as img
@@ -264,3 +266,64 @@ def test_bulk_accept_does_what_its_dry_run_said(alice: Person, bob: Person) -> N
     again = alice.post("/duplicates/groups/accept", json=body)
     assert again.status_code == 409
     assert ok(alice.post(f"/decisions/{done['decision_ids'][0]}/undo"))["status"] == "open"
+
+
+GOOGLE_LINK = "https://photos.google.com/photo/AF1QipExampleCopy"
+
+
+def came_from_google(person: Person, image_id: int) -> None:
+    """As a scraped Google Photos item is stored: its id there and the link back to it."""
+    with person.runtime.ctx.session(write=True) as session:
+        image = session.get(Image, image_id)
+        assert image is not None
+        image.source, image.source_id, image.source_url = (
+            IngestionMode.SCRAPE,
+            "AF1QipExampleCopy",
+            GOOGLE_LINK,
+        )
+        session.add(image)
+
+
+def test_export_json_and_csv_with_the_google_link(alice: Person, bob: Person) -> None:
+    group, a, b = one_pair(alice, seed=200)
+    came_from_google(alice, b)
+    resolved = ok(
+        alice.post(f"/duplicates/groups/{group}/resolve", json={"keep": [a], "trash": [b]})
+    )
+    alice.settle()
+    group2, a2, b2 = one_pair(alice, seed=210)
+    dismissed = ok(alice.post(f"/duplicates/groups/{group2}/dismiss"))
+    ok(alice.post(f"/decisions/{dismissed['id']}/undo"))
+    alice.settle()
+
+    response = alice.get("/export", params={"format": "json"})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="dupfinder-export.json"'
+    body = response.json()
+    (open_group,) = body["groups"]
+    assert open_group["id"] == group2 and open_group["status"] == "open"
+    assert sorted(i["action"] for i in open_group["images"]) == ["keep", "trash"]
+    assert {i["image_id"] for i in open_group["images"]} == {a2, b2}
+    by_id = {d["id"]: d for d in body["decisions"]}
+    assert set(by_id) == {resolved["id"], dismissed["id"]}  # not the undo's own record
+    assert by_id[dismissed["id"]]["status"] == "undone"
+    first = by_id[resolved["id"]]
+    assert first["status"] == "resolved" and first["tier"] == "near"
+    trashed = {i["image_id"]: i for i in first["images"] if i["action"] == "trash"}
+    assert trashed[b]["source_url"] == GOOGLE_LINK and trashed[b]["source"] == "SCRAPE"
+    assert first["bytes_freed"] == trashed[b]["bytes"] > 0
+
+    response = alice.get("/export", params={"format": "csv"})
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == 'attachment; filename="dupfinder-export.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 2 + 2 + 2  # the open group's photos, then each decision's
+    # (Resolving gave the kept copy the link too: what one copy knew, all know.)
+    (google,) = [r for r in rows if r["source_url"] and r["action"] == "trash"]
+    assert google["image_id"] == str(b) and google["action"] == "trash"
+    assert google["kind"] == "decision" and google["status"] == "resolved"
+    assert google["source_url"] == GOOGLE_LINK and google["filename"] == "b.jpg"
+
+    assert bob.get("/export").json()["groups"] == bob.get("/export").json()["decisions"] == []
+    assert bob.get("/export", params={"format": "csv"}).text.count("\n") == 1  # the header
+    assert alice.get("/export", params={"format": "xml"}).status_code == 422
