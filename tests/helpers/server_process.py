@@ -84,9 +84,10 @@ class Server:
 
 
 @contextmanager
-def serve(workdir: Path, **env: str) -> Iterator[Server]:
+def serve(workdir: Path, repo: Path | None = None, **env: str) -> Iterator[Server]:
     """The service in its own process (embedded mode, models off unless ``env`` says), signed
-    in as a fresh person. ``TMPDIR`` is the test's own folder, so what lands there is seen."""
+    in as a fresh person. ``TMPDIR`` is the test's own folder, so what lands there is seen.
+    ``repo``: run that checkout's code (another version, for a benchmark) instead of ours."""
     port = _free_port()
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     values = {
@@ -102,6 +103,7 @@ def serve(workdir: Path, **env: str) -> Iterator[Server]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
         env=dict(os.environ, **values),
+        cwd=repo,  # ``-m`` puts the working directory first on the import path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
