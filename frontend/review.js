@@ -213,12 +213,12 @@ async function loadCounts() {
     counts = {};
     for (const tier of ["exact", "near", "similar"]) counts[tier] = (await json(`${PATHS.groups}?tier=${tier}&size=1`)).total;
   }
-  for (const b of document.querySelectorAll("#tiers button")) {
-    const n = counts[b.dataset.tier];
-    if (typeof n === "number") b.querySelector(".count").textContent = `(${n})`;
-  }
   // The trash tab's figure: the size of the list (absent on servers without a trash).
   counts.trash = await json("/trash?size=1").then((p) => p.total, () => undefined);
+  for (const b of document.querySelectorAll("#tiers button")) {
+    const n = counts[b.dataset.tier];
+    b.querySelector(".count").textContent = typeof n === "number" ? `(${n})` : "";
+  }
   review.counts = counts;
   return counts;
 }
