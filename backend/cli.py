@@ -20,13 +20,37 @@ if TYPE_CHECKING:
     from backend.services.scan import ScanReport
 
 
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def _space(paths: list[str]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            pass  # gone since the scan: it frees nothing
+    return total
+
+
 def _summary(report: ScanReport) -> str:
     from backend.services.ingestion.folder import display_name
+    from backend.services.move import to_move
 
     lines = [
         f"Scanned {report.files} files in {report.root} "
         f"({report.analysed} analysed now, the rest remembered) in {report.seconds:.1f} s."
     ]
+    skipped = [f"\nSkipped {len(report.skipped)} file(s):"] if report.skipped else []
+    skipped.extend(f"  {display_name(p)}: {r}" for p, r in report.skipped)
+    if report.files == len(report.skipped):
+        lines.append(f"No images were found in {display_name(report.root)}.")
+        return "\n".join(lines + skipped)
     for tier, title, extra in (
         ("exact", "Exact duplicates (identical pictures)", "extra copies"),
         ("near", "Near-duplicates (the same photo, edited or re-encoded)", "extra copies"),
@@ -36,20 +60,89 @@ def _summary(report: ScanReport) -> str:
         if tier == "similar" and not groups:
             continue  # most folders have none; no empty heading
         copies = sum(len(g.paths) - 1 for g in groups)
-        lines.append(f"\n{title}: {len(groups)} group(s), {copies} {extra}")
+        freed = sum(g.bytes_freed for g in groups)  # the groups of one tier share no file
+        space = f", {_size(freed)} to free" if tier != "similar" else ""
+        lines.append(f"\n{title}: {len(groups)} group(s), {copies} {extra}{space}")
         for n, g in enumerate(groups, 1):
-            lines.append(f"  group {n}:")
+            lines.append(f"  group {n}" + (f" (frees {_size(g.bytes_freed)}):" if space else ":"))
             for path in g.paths:
                 mark = "keep" if path == g.keep else "    "
                 lines.append(f"    [{mark}] {display_name(path)}")
             lines.append(f"    why keep: {'; '.join(g.reasons)}")
-    if report.skipped:
-        lines.append(f"\nSkipped {len(report.skipped)} file(s):")
-        lines.extend(f"  {display_name(p)}: {r}" for p, r in report.skipped)
-    return "\n".join(lines)
+    spare = to_move(report.groups)  # a copy in an exact group is in its near group too
+    if spare:
+        lines.append(
+            f"\nResolving the exact and near groups would free {_size(_space(spare))} "
+            f"({len(spare)} extra copies; --move-duplicates DEST moves them aside)."
+        )
+    return "\n".join(lines + skipped)
+
+
+def _folder_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the folders named, said before any progress bar."""
+    from backend.services.move import inside
+
+    folder = Path(args.folder)
+    if not folder.exists():
+        return f"{args.folder} does not exist"
+    if not folder.is_dir():
+        return f"{args.folder} is not a folder"
+    if args.move_duplicates:
+        dest = Path(args.move_duplicates)
+        if dest.exists() and not dest.is_dir():
+            return f"{args.move_duplicates} is not a folder"
+        if inside(dest, folder):
+            return (
+                f"{args.move_duplicates} is inside {args.folder}: the moved copies would be "
+                "scanned again; choose a folder outside it"
+            )
+    return None
+
+
+def _move(report: ScanReport, args: argparse.Namespace) -> int:
+    """--move-duplicates: move the extra copies aside; say where and how to undo it."""
+    from backend.services.ingestion.folder import display_name
+    from backend.services.move import move_duplicates, to_move
+
+    out = sys.stderr if args.json else sys.stdout  # --json keeps stdout for the report
+    done = move_duplicates(Path(args.folder), Path(args.move_duplicates), to_move(report.groups))
+    if done.manifest is None:
+        print("No duplicates to move.", file=out)
+        return 0
+    print(
+        f"Moved {len(done.moved)} extra copies ({_size(done.bytes)}) to "
+        f"{display_name(args.move_duplicates)}; nothing was deleted.\n"
+        f"To put them back: dupfinder undo {display_name(str(done.manifest))}",
+        file=out,
+    )
+    for path, why in done.problems:
+        print(f"  not moved: {display_name(path)}: {why}", file=out)
+    return 1 if done.problems else 0
+
+
+def cmd_undo(args: argparse.Namespace, _settings: Settings) -> int:
+    from backend.services.ingestion.folder import display_name
+    from backend.services.move import undo
+
+    if not Path(args.manifest).is_file():
+        print(f"dupfinder: {args.manifest} does not exist", file=sys.stderr)
+        return 2
+    try:
+        done = undo(Path(args.manifest))
+    except ValueError as exc:
+        print(f"dupfinder: {exc}", file=sys.stderr)
+        return 2
+    print(f"Moved {len(done.restored)} file(s) back where they were.")
+    for path, why in done.problems:
+        print(f"  could not restore {display_name(path)}: {why}")
+    return 1 if done.problems else 0
 
 
 def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    problem = _folder_problem(args)
+    if problem:  # said at once, before any progress bar
+        print(f"dupfinder: {problem}", file=sys.stderr)
+        return 2
     from tqdm import tqdm
 
     from backend.runtime import build_runtime
@@ -95,6 +188,9 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     except BrokenPipeError:  # `dupfinder scan --json | head`: the reader left, nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    if args.json and report.files == len(report.skipped):
+        print(f"dupfinder: no images were found in {args.folder}", file=sys.stderr)
+    moved = _move(report, args) if args.move_duplicates else 0
     if report.unfinished:
         print(
             f"dupfinder: {len(report.unfinished)} file(s) could not be analysed this time "
@@ -102,7 +198,7 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
+    return moved
 
 
 def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
@@ -300,6 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan.add_argument("folder")
     scan.add_argument("--json", action="store_true", help="print the groups as JSON")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    scan.add_argument(
+        "--move-duplicates",
+        metavar="DEST",
+        help="move the extra copies of exact and near groups (never similar shots) to DEST, "
+        "under their paths relative to the folder, with an undo manifest; nothing is deleted",
+    )
+    undo = sub.add_parser("undo", help="move the copies of a --move-duplicates run back")
+    undo.add_argument("manifest", help="the dupfinder-undo-*.json file it wrote")
     takeout = sub.add_parser(
         "import-takeout",
         help="import a Google Takeout export (its .zip / .tgz parts, all together) for a person",
@@ -351,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(**overrides)
     handlers = {
         "scan": cmd_scan,
+        "undo": cmd_undo,
         "import-takeout": cmd_import_takeout,
         "serve": cmd_serve,
         "worker": cmd_worker,

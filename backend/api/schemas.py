@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StrictBool
 
 from backend.api.params import IdField
 from backend.core.grouping import Tier
@@ -264,7 +264,8 @@ class DecisionOut(BaseModel):
 class AcceptIn(BaseModel):
     tier: Tier  # "exact" or "near"; "similar" is refused (pick the best shot by hand)
     group_ids: list[IdField] | None = Field(default=None, max_length=10_000)  # None: the tier
-    dry_run: bool = False  # count what it would do, decide nothing
+    # Strict: JSON true/false only, as the spec says (lax parsing took "no" or 0 as well).
+    dry_run: StrictBool = False  # count what it would do, decide nothing
 
 
 class AcceptOut(BaseModel):

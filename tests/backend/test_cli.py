@@ -67,7 +67,7 @@ def test_progress_bar_goes_to_stderr(
 
 def test_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--data-dir", str(tmp_path / "s"), "scan", str(tmp_path / "no"))
-    assert code == 2 and out == "" and "is not a folder" in err
+    assert code == 2 and out == "" and err == f"dupfinder: {tmp_path / 'no'} does not exist\n"
 
 
 def test_data_dir_from_environment(
