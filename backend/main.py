@@ -11,7 +11,12 @@ from fastapi.staticfiles import StaticFiles
 
 from backend import __version__
 from backend.api.docs import install_docs
-from backend.api.errors import AUTH_RESPONSES, install_error_handlers
+from backend.api.errors import (
+    AUTH_RESPONSES,
+    api_fallback,
+    document_errors,
+    install_error_handlers,
+)
 from backend.api.limits import BodySizeLimit
 from backend.api.routes import (
     auth,
@@ -26,6 +31,7 @@ from backend.api.routes import (
     trash,
 )
 from backend.api.routes import integrations as google_integration
+from backend.api.security_headers import SecurityHeaders
 from backend.config import Settings
 from backend.runtime import Runtime, build_runtime
 
@@ -70,6 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer carries them
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(auth.router)
     # Google Photos: its callback takes no bearer token (the OAuth state names the person).
@@ -81,7 +88,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api/v1")
     install_docs(app)
-    if settings.frontend_dir is not None and settings.frontend_dir.is_dir():
-        # Mounted last: every API route above wins over a static file of the same path.
-        app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
+    document_errors(app)
+    frontend = settings.frontend_dir
+    # The UI's files answer only paths no route knows (not a mount at "/", which would also
+    # answer an API path called with a wrong method).
+    app.router.default = api_fallback(
+        StaticFiles(directory=frontend, html=True) if frontend and frontend.is_dir() else None
+    )
     return app

@@ -17,6 +17,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from backend.api.security_headers import allow_own_inline_scripts
+
 ASSETS = "/docs-assets"
 DOCS = "/docs"
 REDOC = "/redoc"
@@ -37,7 +39,7 @@ def install_docs(app: FastAPI) -> None:
     @app.get(DOCS, include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         base = root(request)
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=base + openapi_url,
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=base + oauth2_redirect_url,
@@ -47,10 +49,11 @@ def install_docs(app: FastAPI) -> None:
             init_oauth=app.swagger_ui_init_oauth,
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
+        return allow_own_inline_scripts(page)
 
     @app.get(oauth2_redirect_url, include_in_schema=False)
     def swagger_ui_oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return allow_own_inline_scripts(get_swagger_ui_oauth2_redirect_html())
 
     @app.get(REDOC, include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
@@ -62,6 +65,6 @@ def install_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{base}{ASSETS}/favicon.png",
             with_google_fonts=False,
         )
-        # ReDoc's script shows a "Redocly" logo from its CDN: images from here only.
-        page.headers["Content-Security-Policy"] = "img-src 'self' data:"
-        return page
+        # ReDoc's script shows a "Redocly" logo from its CDN: the policy allows images from
+        # here only.
+        return allow_own_inline_scripts(page)

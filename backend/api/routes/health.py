@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -9,6 +11,13 @@ from backend.api.deps import CtxDep, RuntimeDep
 from backend.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
+# An absolute file path (not the "//" of a URL): /health answers anyone, and where the server
+# keeps its files is nobody's business.
+_PATH = re.compile(r"(?<![\w:/.~-])/[^\s'\"`;,]+")
+
+
+def _no_paths(text: str | None) -> str | None:
+    return _PATH.sub("(a folder on the server)", text) if text else text
 
 
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
@@ -26,7 +35,7 @@ def health(ctx: CtxDep, runtime: RuntimeDep) -> HealthOut | JSONResponse:
         worker=runtime.mode,
         broker=broker,
         version=__version__,
-        models=ctx.ml.describe(),
+        models={k: _no_paths(v) for k, v in ctx.ml.describe().items()},
         vector_index=ctx.vectors.name,
         google_photos=(
             "on"

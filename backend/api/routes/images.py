@@ -100,14 +100,14 @@ def list_tags(user: CurrentUser, session: SessionDep) -> list[TagOut]:
     return [TagOut(label=label, images=n) for label, n in label_counts(session, owner_id(user))]
 
 
-@router.get("/{image_id}", response_model=ImageOut, responses=NOT_FOUND)
+@router.get("/{image_id:int}", response_model=ImageOut, responses=NOT_FOUND)
 def get_image(image_id: ImageId, user: CurrentUser, session: SessionDep) -> ImageOut:
     image = images.get_image(session, owner_id(user), image_id)
     return ImageOut.of(image, objects_of(session, [image_id]).get(image_id, []))
 
 
 @router.get(
-    "/{image_id}/thumbnail",
+    "/{image_id:int}/thumbnail",
     responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
     response_class=Response,
 )
@@ -121,7 +121,7 @@ def thumbnail(image_id: ImageId, user: CurrentUser, session: SessionDep, ctx: Ct
 
 
 @router.get(
-    "/{image_id}/file",
+    "/{image_id:int}/file",
     responses={200: {"content": {"image/*": {}}}, **NOT_FOUND},
     response_class=Response,
 )
@@ -140,7 +140,7 @@ def original(image_id: ImageId, user: CurrentUser, session: SessionDep, ctx: Ctx
     )
 
 
-@router.delete("/{image_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete("/{image_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def delete(image_id: ImageId, user: CurrentUser, session: SessionDep) -> Response:
     images.delete_image(session, owner_id(user), image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

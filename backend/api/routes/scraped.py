@@ -24,7 +24,8 @@ class ScrapedItemIn(BaseModel):
     source_id: Annotated[str, Field(max_length=200, description="the Google Photos id")]
     url: Annotated[str | None, Field(max_length=4096, description="the image's address")] = None
     filename: Annotated[str | None, Field(max_length=255)] = None
-    taken_at: datetime | None = None
+    # Strict: a date-time string (RFC 3339), as the spec says; a bare number is not a time.
+    taken_at: Annotated[datetime | None, Field(strict=True)] = None
     width: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
     height: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
     page_url: Annotated[str | None, Field(max_length=2048, description="the link back")] = None

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.api.params import ID_MAX
 from backend.config import Settings
-from tests.backend.api.test_isolation import id_routes
+from tests.backend.api.test_isolation import ID_PARAM, id_routes
 from tests.helpers.app import Person, make_settings
 
 TOO_BIG = 2**63  # one past the largest signed 64-bit integer
-LARGEST = 2**63 - 1
 HUGE_PAGE = 3634444737178165760  # the page of the probe that found the 500
 LISTS = ["/images", "/duplicates/groups"]
 
@@ -35,8 +35,10 @@ def lenient(client: TestClient) -> TestClient:
     return TestClient(client.app, raise_server_exceptions=False)
 
 
-def _call(client: TestClient, alice: Person, method: str, path: str, value: int) -> httpx.Response:
-    url = path.format(**{name: value for name in ("image_id", "job_id", "group_id", "pick_id")})
+def _call(
+    client: TestClient, alice: Person, method: str, path: str, value: int | str
+) -> httpx.Response:
+    url = ID_PARAM.sub(str(value), path)
     body = {"keep": [1]} if path.endswith("/resolve") else None
     return client.request(method, url, headers=alice.headers, json=body)
 
@@ -51,13 +53,20 @@ def test_ids_past_64_bits_are_422_on_every_id_route(lenient: TestClient, alice: 
     routes = id_routes(lenient)
     assert ("GET", "/api/v1/images/{image_id}/thumbnail") in routes
     for method, path in sorted(routes):
-        for value in (TOO_BIG, 10**30, 0, -1):
+        for value in (TOO_BIG, 2**63 - 1, ID_MAX + 1, 10**30, 0):
             _assert_json_error(_call(lenient, alice, method, path, value), 422)
+        # Not a number at all: 422, or where the path only takes digits (so that /images/tags
+        # is no image id) 404, or 405 for a method that literal path lacks; JSON every time,
+        # never the web UI's file server.
+        for value in ("-1", "1e3", "abc", "upload"):
+            response = _call(lenient, alice, method, path, value)
+            assert response.status_code in (404, 405, 422), (method, path, value)
+            _assert_json_error(response, response.status_code)
 
 
 def test_the_largest_id_is_simply_not_found(lenient: TestClient, alice: Person) -> None:
     for method, path in sorted(id_routes(lenient)):
-        _assert_json_error(_call(lenient, alice, method, path, LARGEST), 404)
+        _assert_json_error(_call(lenient, alice, method, path, ID_MAX), 404)
 
 
 def test_ids_in_a_body_are_bounded_too(lenient: TestClient, alice: Person) -> None:
