@@ -63,11 +63,15 @@ def change_password(
     sessions.revoke_all(session, user_id, keep=keep_session)
 
 
-def delete_account(session: Session, user_id: int, password: str) -> None:
+def confirm_password(session: Session, user_id: int, password: str) -> None:
+    """403 unless ``password`` is the person's (before something irreversible)."""
+    _with_password(session, user_id, password, "password")
+
+
+def delete_account(session: Session, user_id: int) -> None:
     """The person and everything of theirs (rows cascade: images, groups, jobs, sessions,
     Google links). Their stored bytes are deleted once this commits, unless another image
     still uses the same bytes (content-addressed keys are shared)."""
-    _with_password(session, user_id, password, "password")
     keys = [
         key
         for pair in session.execute(

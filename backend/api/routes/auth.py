@@ -30,6 +30,7 @@ from backend.models import SessionKind, User
 from backend.services import login_throttle, sessions, users
 from backend.services.context import AppContext
 from backend.services.errors import Unauthorized
+from backend.services.integrations import google
 from backend.services.security import create_access_token, csrf_token
 
 router = APIRouter(tags=["auth"])
@@ -194,7 +195,11 @@ def delete_me(
     link and sessions; every token and cookie of theirs stops working at once."""
     assert who.user.id is not None
     login_throttle.begin_attempt(ctx, who.user.email, address)
-    with ctx.session(write=True) as session:
-        users.delete_account(session, who.user.id, body.password)
+    with ctx.session() as session:
+        users.confirm_password(session, who.user.id, body.password)
     login_throttle.succeeded(ctx, who.user.email)
+    if ctx.settings.google_enabled:  # Google's grant is revoked too, not only forgotten
+        google.disconnect(ctx, who.user.id)
+    with ctx.session(write=True) as session:
+        users.delete_account(session, who.user.id)
     _clear_cookies(response)
