@@ -40,7 +40,8 @@ class BodySizeLimit:
             and b"authorization" not in headers
             and SESSION_COOKIE not in headers.get(b"cookie", b"")
         ):
-            # FastAPI would spool the whole body to disk before it checks the token.
+            # Refused before the app runs at all; the upload and import routes also check the
+            # credentials themselves before they read a byte of the body (api/upload_spool.py).
             await self._answer(
                 send,
                 401,
