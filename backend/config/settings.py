@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # and how often workers sweep for work whose messages were lost (e.g. a Redis restart).
     celery_visibility_timeout: int = Field(default=300, alias="DUPFINDER_VISIBILITY_TIMEOUT")
     sweep_seconds: float = Field(default=60.0, gt=0, alias="DUPFINDER_SWEEP_SECONDS")
+    # Stored files no image refers to (a crash between storing an upload and committing its
+    # row) are deleted by the sweep once untouched this long: far longer than any upload or
+    # import batch takes, so one still arriving is never taken; looked for this often.
+    orphan_grace_seconds: float = Field(
+        default=86400.0, gt=0, alias="DUPFINDER_ORPHAN_GRACE_SECONDS"
+    )
+    orphan_sweep_seconds: float = Field(
+        default=3600.0, gt=0, alias="DUPFINDER_ORPHAN_SWEEP_SECONDS"
+    )
     # A person's grouping waits this long after the first request, so that the analyses
     # finishing meanwhile are grouped in one run (both workers).
     grouping_gather_seconds: float = Field(

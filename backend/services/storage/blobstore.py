@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import quote, unquote_to_bytes
 
 FILE_PREFIX = "file:"
@@ -19,17 +20,38 @@ class BlobNotFound(FileNotFoundError):
     pass
 
 
+class StoredBlob(NamedTuple):
+    key: str
+    modified: float  # seconds since the epoch: when it was last written
+
+
 class BlobStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
+    def stored(self) -> Iterator[StoredBlob]:
+        """Every blob of the store (not the ``file:`` files it only reads)."""
+        ...
+
+    def modified(self, key: str) -> float | None:
+        """When ``key`` was last written, or None when it is not there."""
+        ...
+
+
+def private_dirs(path: Path) -> None:
+    """``path`` and its missing parents, created readable by this user only (0700)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
 
 
 class LocalBlobStore:
+    """Folders are created 0700 and files 0600: photos are private to the service's user."""
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dirs(self.root)
 
     def _path(self, key: str) -> Path:
         if key.startswith(FILE_PREFIX):
@@ -43,8 +65,9 @@ class LocalBlobStore:
         if key.startswith(FILE_PREFIX):
             raise ValueError(READ_ONLY)
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(path.parent)
         # Write then rename: a crash never leaves a half-written blob under the real name.
+        # mkstemp creates the file 0600, and the rename keeps that.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -64,6 +87,22 @@ class LocalBlobStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def stored(self) -> Iterator[StoredBlob]:
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = Path(folder, name)
+                try:
+                    modified = path.stat().st_mtime
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+                yield StoredBlob(path.relative_to(self.root).as_posix(), modified)
+
+    def modified(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            return None
 
 
 def file_key(path: Path) -> str:

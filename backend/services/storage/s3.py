@@ -21,6 +21,7 @@ it S3 answers 403 rather than 404 for a missing key, and that error is raised as
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal, cast, get_args
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -34,6 +35,7 @@ from backend.services.storage.blobstore import (
     FILE_PREFIX,
     READ_ONLY,
     BlobNotFound,
+    StoredBlob,
     file_key_path,
     read_file,
 )
@@ -193,13 +195,28 @@ class S3BlobStore:
     def exists(self, key: str) -> bool:
         if key.startswith(FILE_PREFIX):
             return file_key_path(key).is_file()
+        return self.modified(key) is not None
+
+    def stored(self) -> Iterator[StoredBlob]:
+        start = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=start
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield StoredBlob(item["Key"][len(start) :], item["LastModified"].timestamp())
+
+    def modified(self, key: str) -> float | None:
+        if key.startswith(FILE_PREFIX):
+            path = file_key_path(key)
+            return path.stat().st_mtime if path.is_file() else None
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+            head = self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
         except ClientError as exc:
             if _error_code(exc) in MISSING:
-                return False
+                return None
             raise
-        return True
+        return head["LastModified"].timestamp()
 
 
 def _error_code(exc: ClientError) -> str:

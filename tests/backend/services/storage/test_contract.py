@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -104,3 +105,20 @@ def test_only_bytes_are_stored(store: BlobStore) -> None:
     with pytest.raises(TypeError):
         store.put("originals/1/aa/x", "not bytes")  # type: ignore[arg-type]
     assert not store.exists("originals/1/aa/x")
+
+
+def test_the_store_lists_its_blobs_with_when_they_were_written(store: BlobStore) -> None:
+    """What the orphan sweep reads: every key, and its last write time (here and on S3)."""
+    before = time.time() - 120  # clocks of an S3 server and this machine differ a little
+    keys = {content_key(5, "cd" + "0" * 62), thumbnail_key(5, 6)}
+    for key in keys:
+        store.put(key, b"x")
+    listed = {b.key: b.modified for b in store.stored()}
+    assert keys <= set(listed)
+    for key in keys:
+        assert listed[key] > before
+        modified = store.modified(key)
+        assert modified is not None and abs(modified - listed[key]) < 1
+    store.delete(thumbnail_key(5, 6))
+    assert store.modified(thumbnail_key(5, 6)) is None
+    assert thumbnail_key(5, 6) not in {b.key for b in store.stored()}
