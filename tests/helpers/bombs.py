@@ -27,13 +27,15 @@ def png(
     exif_after_pixels: bytes = b"",
 ) -> bytes:
     """A ``side``² PNG whose sample bytes are ``fill`` (colour type 0 grey, 2 RGB, 6 RGBA),
-    but 255 in the ``bright`` part: "left" half, "top" half, "corner" (top-left quarter) or
-    "middle" (the middle third of the columns), so bombs can differ in what they show.
+    but 255 in the ``bright`` part: "left" half, "top" half, "corner" (top-left quarter),
+    "checker" (top-left and bottom-right quarters) or "middle" (the middle third of the
+    columns), so bombs can differ in what they show.
     ``comment`` makes other bytes with the same pixels; ``exif_after_pixels`` puts an eXIf
     chunk after IDAT, where Pillow finds it only by decoding every pixel."""
     per_pixel = _CHANNELS[colour] * depth // 8
     dark, light = bytes([fill]) * per_pixel, b"\xff" * per_pixel
-    cut = {"left": (0, side // 2), "corner": (0, side // 2), "middle": (side // 3, 2 * side // 3)}
+    half, third = (0, side // 2), (side // 3, 2 * side // 3)
+    cut = {"left": half, "corner": half, "checker": half, "middle": third}
     lo, hi = cut.get(bright, (0, 0))
     row = b"\x00" + dark * lo + light * (hi - lo) + dark * (side - hi)
     flat = b"\x00" + dark * side
@@ -41,6 +43,9 @@ def png(
         bands = [(b"\x00" + light * side, side // 2), (flat, side - side // 2)]
     elif bright == "corner":
         bands = [(row, side // 2), (flat, side - side // 2)]
+    elif bright == "checker":  # top-left and bottom-right quarters
+        other = b"\x00" + dark * (side // 2) + light * (side - side // 2)
+        bands = [(row, side // 2), (other, side - side // 2)]
     else:
         bands = [(row, side)]
     header = struct.pack(">IIBBBBB", side, side, depth, colour, 0, 0, 0)
