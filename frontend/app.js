@@ -93,7 +93,8 @@ function setImage(img, imageId, kind = "thumbnail") {
 function sendFiles(path, items, onProgress) {
   return new Promise((resolve, reject) => {
     const form = new FormData();
-    for (const { file, name } of items) form.append("files", file, name);
+    // The file's own name: the server refuses paths (a folder's photos are shown with theirs).
+    for (const { file } of items) form.append("files", file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", API + path);
     xhr.withCredentials = true;

@@ -73,6 +73,18 @@ def real_photos() -> dict[str, bytes]:
     }
 
 
+def burst_shot(subsec: str, shrink: bool = False) -> bytes:
+    """One frame of a burst: a real photo with the camera's capture time to the 1/100 s."""
+    im = photos.skimage_photo("motorcycle_left.png")
+    if shrink:
+        im = im.resize((im.width - 8, im.height - 6))
+    exif = img.camera_exif(make="Canon", model="EOS 5D")
+    exif.get_ifd(0x8769)[0x9291] = subsec  # SubSecTimeOriginal
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
 def sign_up(page: Any, url: str, email: str, name: str) -> None:
     page.goto(url + "/")
     page.fill("input[name=email]", email)
@@ -86,8 +98,15 @@ def sign_up(page: Any, url: str, email: str, name: str) -> None:
 
 
 def tab(page: Any, tier: str) -> None:
+    """Open a tier's tab and wait until the groups shown are that tier's."""
     page.click(f"#tiers button[data-tier={tier}]")
     until(page, f"document.querySelector('#tiers .active').dataset.tier === '{tier}'")
+    if tier != "trash":
+        until(
+            page,
+            "[...document.querySelectorAll('#groups .group')]"
+            f".every(g => g.dataset.tier === '{tier}')",
+        )
 
 
 def count(page: Any, tier: str) -> str:
@@ -103,7 +122,7 @@ def confirm_with_enter(page: Any, title: str) -> str:
     return body
 
 
-def test_review_journey(url: str, chromium: Any) -> None:
+def test_review_journey(url: str, chromium: Any, tmp_path: Path) -> None:
     shots = Shots("review")
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
@@ -198,7 +217,7 @@ def test_review_journey(url: str, chromium: Any) -> None:
     page.click("#toast-undo")
     wait_text(page, "#toast-text", r"^Undone")
     until(page, "document.querySelectorAll('.group figure').length === 2")
-    assert count(page, "exact") == "(1)"
+    until(page, "document.querySelector('#tiers [data-tier=exact] .count').textContent === '(1)'")
 
     # Keep photo 1 only (key 1) and confirm again; the other goes to the trash.
     page.keyboard.press("j")
@@ -255,6 +274,11 @@ def test_review_journey(url: str, chromium: Any) -> None:
     assert text(second, "#who") == "Ann"
     until(second, "document.querySelectorAll('#trash-items li').length === 2")
     shots(second, "new-tab-trash")
+    second.click("#trash-empty")
+    asked = confirm_with_enter(second, r"^Empty the trash\?$")
+    assert "2 photos will be deleted for good" in asked
+    wait_text(second, "#toast-text", r"^Saved\. 2 photos deleted, [0-9.]+ KB freed\.$")
+    wait_text(second, "#trash-message", r"^The trash is empty\.$")
 
     # Accessibility of the review screen (axe-core: no serious or critical finding).
     tab(page, "exact")
@@ -262,7 +286,7 @@ def test_review_journey(url: str, chromium: Any) -> None:
     assert errors == []
 
     ann_image = page.evaluate("fetch('/api/v1/images?size=1').then(r => r.json())")["items"][0]
-    second_person_on_a_phone(chromium, url, ann_image["id"])
+    second_person_on_a_phone(chromium, url, ann_image["id"], tmp_path)
 
     # Sign out everywhere: the other tab is signed out too.
     page.click("#logout-everywhere")
@@ -273,7 +297,7 @@ def test_review_journey(url: str, chromium: Any) -> None:
     context.close()
 
 
-def second_person_on_a_phone(chromium: Any, url: str, ann_image: int) -> None:
+def second_person_on_a_phone(chromium: Any, url: str, ann_image: int, tmp: Path) -> None:
     shots = Shots("phone")
     context = chromium.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
@@ -289,10 +313,27 @@ def second_person_on_a_phone(chromium: Any, url: str, ann_image: int) -> None:
     assert page.evaluate("fetch('/api/v1/images').then(r => r.json())")["total"] == 0
     shots(page, "empty")
 
-    # Five families of copies: a dense page on a phone (each group one sideways row).
+    # Five families of copies and a burst (two shots 0.4 s apart), chosen as a folder.
     files, _ = img.families(5)
-    drop_files(page, dict(files))
-    wait_text(page, "#upload-summary", r"^20 added, 5 exact and 5 near groups", timeout=60)
+    files += [("IMG_1.jpg", burst_shot("12")), ("IMG_2.jpg", burst_shot("52", shrink=True))]
+    for n, (name, data) in enumerate(files):
+        path = tmp / "Phone" / ("Camera" if n % 2 else "") / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    page.set_input_files("#folder", str(tmp / "Phone"))
+    page.click("#upload")
+    wait_text(
+        page, "#upload-summary", r"^22 added, 5 exact and 5 near groups, 1 similar", timeout=60
+    )
+    assert "Phone/Camera/p0-copy.jpg" in text(page, "#upload-files")
+
+    # Similar shots: all KEEP at first, nothing offered for the trash, no bulk acceptance.
+    tab(page, "similar")
+    until(page, "document.querySelectorAll('.group').length === 1")
+    badges = set(page.locator(".group").first.locator(".badge").all_text_contents())
+    assert badges == {"KEEP"}
+    assert page.is_disabled(".group .resolve") and page.is_hidden("#accept-tier")
+    assert "Pick the best shot" in text(page, ".group .action")
     tab(page, "near")
     until(page, "document.querySelectorAll('.group').length === 5")
     # Photos load lazily: those on screen first (the rest as they scroll into view).
