@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"description": "Not signed in, or the token is invalid or expired"},
+    403: {"description": "Signed in with the session cookie, without the X-CSRF-Token header"},
     503: {"description": "The database is unavailable; retry shortly"},
 }
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
 from backend.api.params import IdField
 from backend.core.grouping import Tier
@@ -39,22 +39,11 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-class RegisterIn(BaseModel):
-    email: EmailStr
-    password: str = Field(min_length=8, max_length=256)
-    name: str = Field(default="", max_length=200)
-
-
 class UserOut(BaseModel):
     id: int
     email: str
     name: str
     created_at: datetime
-
-
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
 
 
 class ObjectOut(BaseModel):
