@@ -180,9 +180,11 @@ def storage_key(person: Person, image_id: int) -> str:
 
 def test_trash_list_restore_and_empty(alice: Person, bob: Person) -> None:
     trashed = []
+    decided = []
     for seed in (100, 110):
         group, a, b = one_pair(alice, seed)
-        ok(alice.post(f"/duplicates/groups/{group}/resolve", json={"keep": [a], "trash": [b]}))
+        body = {"keep": [a], "trash": [b]}
+        decided.append(ok(alice.post(f"/duplicates/groups/{group}/resolve", json=body))["id"])
         alice.settle()
         trashed.append((a, b))
     (a1, b1), (a2, b2) = trashed
@@ -215,6 +217,14 @@ def test_trash_list_restore_and_empty(alice: Person, bob: Person) -> None:
         alice.runtime.ctx.store.get(key)
     assert ok(alice.get("/trash"))["total"] == 0
     assert alice.get(f"/images/{a2}").status_code == 200  # the kept copy stays
+    # What was deleted for good cannot come back: its decision is no longer undone.
+    purged = alice.post(f"/decisions/{decided[1]}/undo")
+    assert purged.status_code == 409
+    assert purged.json()["detail"] == (
+        f"decision {decided[1]} cannot be undone: 1 of the photos it trashed were deleted "
+        "from the trash for good"
+    )
+    assert alice.get(f"/images/{a2}").json()["trashed"] is False
 
 
 def test_bulk_accept_does_what_its_dry_run_said(alice: Person, bob: Person) -> None:
