@@ -136,7 +136,7 @@ def build_runtime(
     remote workers could not); by default a configured Celery broker means distributed.
     ``migrate`` defaults to the ``DUPFINDER_AUTO_MIGRATE`` setting."""
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: 0700
     settings.ensure_secret_key()
     if settings.auto_migrate if migrate is None else migrate:
         prepare_database(settings.database_url)

@@ -298,7 +298,7 @@ class Settings(BaseSettings):
         if not self.secret_key:
             path = self.data_dir / "secret_key"
             if not path.exists():
-                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as fh:
                     fh.write(secrets.token_urlsafe(48))

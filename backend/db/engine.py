@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 
+def private_sqlite_file(database_url: str) -> None:
+    """Create a new SQLite database file 0600 (in folders 0700) before SQLite does: it would
+    make it readable by everyone (0644), and its -wal and -shm files copy the file's mode."""
+    database = sa.engine.make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    for folder in reversed([p for p in path.parents if not p.exists()]):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing database keeps the mode its owner gave it
+
+
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
+        private_sqlite_file(database_url)
         engine = sa.create_engine(
             database_url,
             # The embedded worker's threads share the engine; SQLite serialises writers itself.

@@ -34,6 +34,12 @@ def settings(data_dir: Path) -> Settings:
     return make_settings(data_dir, DUPFINDER_SWEEP_SECONDS=3600)
 
 
+def _local(runtime: Runtime) -> LocalBlobStore:
+    store = runtime.ctx.store
+    assert isinstance(store, LocalBlobStore)
+    return store
+
+
 def _age(store: LocalBlobStore, key: str, seconds: float) -> None:
     then = time.time() - seconds
     os.utime(store.root / key, (then, then))
@@ -59,9 +65,7 @@ def _crash_leftovers(store: LocalBlobStore, owner: int) -> dict[str, str]:
 def test_old_unreferenced_blobs_go_young_and_referenced_ones_stay(
     runtime: Runtime, alice: Person
 ) -> None:
-    ctx = runtime.ctx
-    store = ctx.store
-    assert isinstance(store, LocalBlobStore)
+    ctx, store = runtime.ctx, _local(runtime)
     body = alice.upload([("kept.jpg", img.jpeg(1))])
     image_id = body["images"][0]["id"]
     owner = alice.get("/users/me").json()["id"]
@@ -84,8 +88,7 @@ def test_old_unreferenced_blobs_go_young_and_referenced_ones_stay(
 def test_a_blob_written_again_after_the_listing_is_kept(runtime: Runtime, alice: Person) -> None:
     """The same bytes uploaded anew rewrite the blob: its new time saves it, even if the
     sweep had listed it as old a moment before."""
-    store = runtime.ctx.store
-    assert isinstance(store, LocalBlobStore)
+    store = _local(runtime)
     key = content_key(1, "ef" * 32)
     store.put(key, img.jpeg(3))
     _age(store, key, 2 * DAY)
@@ -103,9 +106,7 @@ def test_a_blob_written_again_after_the_listing_is_kept(runtime: Runtime, alice:
 def test_the_periodic_sweep_reclaims_orphans_at_its_own_pace(
     runtime: Runtime, alice: Person
 ) -> None:
-    ctx = runtime.ctx
-    store = ctx.store
-    assert isinstance(store, LocalBlobStore)
+    ctx, store = runtime.ctx, _local(runtime)
     owner = alice.get("/users/me").json()["id"]
     leftovers = _crash_leftovers(store, owner)
     sweeper = Sweeper(lambda: ctx, every=60, broker_url="")
