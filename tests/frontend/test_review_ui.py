@@ -85,8 +85,9 @@ def burst_shot(subsec: str, shrink: bool = False) -> bytes:
     return out.getvalue()
 
 
-def sign_up(page: Any, url: str, email: str, name: str) -> None:
+def sign_up(page: Any, url: str, email: str, name: str, shots: Shots) -> None:
     page.goto(url + "/")
+    shots(page, "sign-in")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=name]", name)
@@ -113,8 +114,10 @@ def count(page: Any, tier: str) -> str:
     return text(page, f"#tiers button[data-tier={tier}] .count")
 
 
-def confirm_with_enter(page: Any, title: str) -> str:
+def confirm_with_enter(page: Any, title: str, shots: Shots | None = None) -> str:
     page.wait_for_selector("#confirm[open]")
+    if shots:
+        shots(page, "confirm", full_page=False)
     assert re.search(title, text(page, "#confirm-title")), text(page, "#confirm-title")
     body = text(page, "#confirm-text")
     page.keyboard.press("Enter")  # the confirming button has the focus
@@ -132,7 +135,7 @@ def test_review_journey(url: str, chromium: Any, tmp_path: Path) -> None:
         "console",
         lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
     )
-    sign_up(page, url, "ann@example.com", "Ann")
+    sign_up(page, url, "ann@example.com", "Ann", shots)
     shots(page, "empty")
     assert "drop them (or a whole folder)" in text(page, "#empty")
 
@@ -235,7 +238,7 @@ def test_review_journey(url: str, chromium: Any, tmp_path: Path) -> None:
     assert "tier=near" in page.url
     shots(page, "near-groups")
     page.click("#accept-tier")
-    asked = confirm_with_enter(page, r"^Accept the suggestions for 2 groups\?$")
+    asked = confirm_with_enter(page, r"^Accept the suggestions for 2 groups\?$", shots)
     assert "2 photos to the trash" in asked and "freeing" in asked
     wait_text(page, "#toast-text", r"^Saved\. 2 groups resolved, 2 photos trashed")
     until(page, "document.querySelectorAll('.group').length === 0")
@@ -303,7 +306,7 @@ def second_person_on_a_phone(chromium: Any, url: str, ann_image: int, tmp: Path)
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
     )
     page = context.new_page()
-    sign_up(page, url, "bob@example.com", "Bob")
+    sign_up(page, url, "bob@example.com", "Bob", shots)
     # Ann's photos and decisions are not Bob's: nothing to review, an empty trash, and her
     # photos answer 404.
     until(page, "document.querySelector('#tiers [data-tier=exact] .count').textContent !== ''")
@@ -334,6 +337,7 @@ def second_person_on_a_phone(chromium: Any, url: str, ann_image: int, tmp: Path)
     assert badges == {"KEEP"}
     assert page.is_disabled(".group .resolve") and page.is_hidden("#accept-tier")
     assert "Pick the best shot" in text(page, ".group .action")
+    shots(page, "similar")
     tab(page, "near")
     until(page, "document.querySelectorAll('.group').length === 5")
     # Photos load lazily: those on screen first (the rest as they scroll into view).
