@@ -255,10 +255,17 @@ def _plan(im: Image.Image) -> _Plan:
         return _Plan("RGB", 65535.0 if isinstance(high, int | float) and high > 255 else 255.0)
     if im.mode in ("RGBA", "LA", "RGBa", "La"):
         return _Plan("RGB" if _opaque(im) else "RGBA")
+    if im.mode == "P" and "transparency" not in im.info and _palette_mode(im) == "RGB":
+        return _Plan("RGB")  # a palette without alpha and no transparent index: opaque
     if im.mode in _ALPHA:  # palette: its transparency is known once converted, strip by strip
         opaque = all(_opaque(im.crop(box).convert("RGBA")) for box in _bands(im, 1))
         return _Plan("RGB" if opaque else "RGBA")
     return _Plan("RGB")
+
+
+def _palette_mode(im: Image.Image) -> str | None:
+    palette = im.palette
+    return palette.mode if palette is not None else None
 
 
 def _opaque(im: Image.Image) -> bool:
