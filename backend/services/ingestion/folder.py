@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from backend.core.filenames import shown_name
 from backend.models import Image, ImageState, IngestionMode, Job, JobState, User, utcnow
 from backend.services.grouping.marks import mark_neighbours
 from backend.services.jobs import release_from_job
@@ -44,8 +45,9 @@ def walk(root: Path, exclude: tuple[Path, ...] = ()) -> list[tuple[Path, str]]:
 
 
 def display_name(name: str) -> str:
-    """Text for a file name that may not be valid UTF-8 (bytes from an old system's encoding)."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """Text for a file name that may not be valid UTF-8 (bytes from an old system's encoding),
+    with control and text-direction characters shown as U+FFFD (the file keeps its name)."""
+    return shown_name(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
 
 
 def folder_owner(session: Session, root: Path) -> User:

@@ -20,8 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from backend.core.decode import ImageRejected, clean_filename, probe
+from backend.core.decode import ImageRejected, probe
 from backend.core.features import sha256_hex
+from backend.core.filenames import checked_filename, shown_name
 from backend.models import (
     PICK_OPEN,
     GooglePick,
@@ -330,7 +331,7 @@ class _Importer:
 
     def _one(self, item: MediaItem) -> None:
         try:
-            name = clean_filename(item.filename or f"{item.id}.jpg")
+            name = checked_filename(item.filename or f"{item.id}.jpg")
         except ImageRejected:
             name = f"{item.id}.jpg"
         try:
@@ -397,7 +398,8 @@ class _Importer:
         )
 
     def _problem(self, item: MediaItem, reason: str, kind: str) -> None:
-        entry = {"id": item.id, "filename": item.filename, "reason": reason, "kind": kind}
+        name = shown_name(item.filename)  # shown back to the person: no disguise
+        entry = {"id": item.id, "filename": name, "reason": reason, "kind": kind}
         self.problems.append(entry)
         self.new_problems.append(entry)
 

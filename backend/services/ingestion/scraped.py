@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.core.decode import DecodeLimits, ImageRejected, clean_filename, probe
+from backend.core.decode import DecodeLimits, ImageRejected, probe
 from backend.core.features import sha256_hex
+from backend.core.filenames import checked_filename
 from backend.models import Image, ImageState, IngestionMode, Job, JobState, utcnow
 from backend.services.context import AppContext
 from backend.services.errors import Conflict
@@ -81,7 +82,7 @@ def _page_url(value: str | None) -> str | None:
 
 def _filename(item: ScrapedItem) -> str:
     try:
-        return clean_filename(item.filename or "")
+        return checked_filename(item.filename or "")
     except ImageRejected:
         return f"{item.source_id}.jpg"
 

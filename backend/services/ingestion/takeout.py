@@ -38,11 +38,11 @@ from backend.core.decode import (
     VIDEO_REASON,
     DecodeLimits,
     ImageRejected,
-    clean_filename,
     is_video_name,
     probe,
 )
 from backend.core.features import sha256_hex
+from backend.core.filenames import checked_filename, shown_name
 from backend.core.takeout import (
     Sidecar,
     album_title,
@@ -193,10 +193,10 @@ def _filename(member: Member, sidecar: Sidecar, edited: str) -> str:
     ):
         base = title
     try:
-        return clean_filename(base)
+        return checked_filename(base)
     except ImageRejected:
         try:
-            return clean_filename(posixpath.basename(member.name))
+            return checked_filename(posixpath.basename(member.name))
         except ImageRejected:
             return "photo" + split_ext(base)[1][:10]
 
@@ -405,9 +405,9 @@ def _finish(ctx: AppContext, job_id: int, report: TakeoutReport) -> None:
         job = session.get(Job, job_id, with_for_update=True)
         assert job is not None
         job.message = report.summary()[:2000]
-        job.skipped = [{"name": name[:1024], "reason": reason} for name, reason in report.skipped][
-            :MAX_SKIPPED_SHOWN
-        ]
+        job.skipped = [
+            {"name": shown_name(name)[:1024], "reason": reason} for name, reason in report.skipped
+        ][:MAX_SKIPPED_SHOWN]
         session.add(job)
         if report.error:
             count_progress(session, done=[], failed=[job_id])

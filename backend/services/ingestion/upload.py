@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from backend.core.decode import DecodeLimits, ImageRejected, clean_filename, probe
+from backend.core.decode import DecodeLimits, ImageRejected, probe
 from backend.core.features import sha256_hex
+from backend.core.filenames import checked_filename, shown_name
 from backend.models import Image, IngestionMode, Job, JobState, utcnow
 from backend.services.pipeline import send_next
 from backend.services.storage.blobstore import BlobStore, content_key
@@ -40,9 +41,9 @@ def ingest_upload(
     accepted: list[Image] = []
     rejected: list[tuple[str, str]] = []
     for incoming in files:
-        shown = incoming.filename or "(no name)"
+        shown = shown_name(incoming.filename) or "(no name)"  # echoed back: no disguise
         try:
-            name = clean_filename(incoming.filename)
+            name = checked_filename(incoming.filename)
             if incoming.data is None:
                 raise ImageRejected(
                     f"the file is over the limit of {limits.max_bytes / 2**20:.1f} MiB"
