@@ -56,7 +56,7 @@ function onKey(ev) {
     Enter: () => g && g.confirm(),
   };
   if (onControl && (ev.key === "Enter" || ev.key === " ")) return; // the control's own action
-  if (tag === "INPUT" && ev.key.startsWith("Arrow")) return; // radio buttons move themselves
+  if (tag === "INPUT" && (ev.key.startsWith("Arrow") || ev.key === " ")) return; // a radio's own keys
   if (/^[1-9]$/.test(ev.key) && g) {
     const image = g.group.images[Number(ev.key) - 1];
     if (image) { ev.preventDefault(); g.keepOnly(image.id); }

@@ -175,12 +175,12 @@ function undoDecision(ids, what) {
   };
 }
 
-async function decide(path, body, done) {
+async function decide(path, body, done, undone) {
   const nodes = [...document.querySelectorAll("#groups .group")];
   const at = nodes.findIndex((n) => n.contains(document.activeElement));
   try {
     const decision = await postJSON(path, body);
-    toast(`Saved. ${done}.`, undoDecision([decision.id], done));
+    toast(`Saved. ${done}.`, undoDecision([decision.id], undone));
   } catch (e) {
     toast(e.message, null, true);
   }
@@ -192,11 +192,12 @@ async function decide(path, body, done) {
 
 function resolve(group, keep, trash, seen) {
   return decide(`${PATHS.groups}/${group.id}/resolve`, { keep, trash, seen },
-    `${plural(trash.length, "photo")} moved to the trash`);
+    `${plural(trash.length, "photo")} moved to the trash`, "the group and its photos are back");
 }
 
 function dismiss(group, seen) {
-  return decide(`${PATHS.groups}/${group.id}/dismiss`, { seen }, "all kept, marked as not duplicates");
+  return decide(`${PATHS.groups}/${group.id}/dismiss`, { seen }, "all kept, marked as not duplicates",
+    "the group is back for review");
 }
 
 async function refresh() {
@@ -290,7 +291,7 @@ async function acceptSuggestions(wholeTier) {
     if (!ok) return;
     const done = await postJSON(PATHS.accept, Object.assign(body, { dry_run: false }));
     toast(`Saved. ${plural(done.groups, "group")} resolved, ${plural(done.images_trashed, "photo")} trashed, ${bytes(done.bytes_freed)} freed.`,
-      undoDecision(done.decision_ids || [], `${plural(done.groups, "group")} reopened`));
+      undoDecision(done.decision_ids || [], `${plural(done.groups, "group")} and their photos are back`));
   } catch (e) { toast(e.message, null, true); }
   await refresh();
 }

@@ -216,9 +216,10 @@ def test_review_journey(url: str, chromium: Any, tmp_path: Path) -> None:
     until(page, "document.querySelectorAll('.group').length === 0")
     until(page, "document.querySelector('#tiers [data-tier=exact] .count').textContent === '(0)'")
 
-    # Undo brings the group back with both photos.
-    page.click("#toast-undo")
-    wait_text(page, "#toast-text", r"^Undone")
+    # Undo (the toast's button, or u) brings the group back with both photos.
+    assert page.is_visible("#toast-undo")
+    page.keyboard.press("u")
+    wait_text(page, "#toast-text", r"^Undone: the group and its photos are back\.$")
     until(page, "document.querySelectorAll('.group figure').length === 2")
     until(page, "document.querySelector('#tiers [data-tier=exact] .count').textContent === '(1)'")
 
