@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
+from backend.api.security_headers import HEADERS
 from backend.config.settings import REPO_FRONTEND
 from tests.helpers.app import Person, make_settings, service
 
@@ -123,3 +124,11 @@ def test_health_without_a_sign_in_shows_no_file_paths(tmp_path: Path) -> None:
     text = response.text
     assert "secret-place" not in text and str(tmp_path) not in text
     assert "fetch-clip clip-vit-b-32" in response.json()["models"]["clip_note"]  # still useful
+
+
+def test_the_frontend_container_sends_the_same_headers() -> None:
+    """Distributed mode serves the UI from nginx (deploy/nginx): the same policy there."""
+    template = (REPO_FRONTEND.parent / "deploy" / "nginx" / "default.conf.template").read_text()
+    sent = dict(re.findall(r'add_header ([\w-]+) "([^"]*)" always;', template))
+    for name, value in HEADERS.items():
+        assert sent.get(name.decode().title()) == value.decode(), name
