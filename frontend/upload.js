@@ -121,8 +121,10 @@ function showRejected(rejected) {
 async function follow(jobIds, ours, bar, rejected) {
   const n = ours.size;
   bar.max = Math.max(1, n); bar.value = 0;
+  const finished = new Map(); // a finished job is read once, not on every round
   for (;;) {
-    const jobs = await Promise.all(jobIds.map((id) => json(`/jobs/${id}`)));
+    const jobs = await Promise.all(jobIds.map((id) => finished.get(id) || json(`/jobs/${id}`)));
+    for (const j of jobs) if (j.state === "done" || j.state === "failed") finished.set(j.id, j);
     const failed = new Map(jobs.flatMap((j) => j.failures.map((f) => [f.image_id, f])));
     const unfinished = new Map();
     for (const st of UNFINISHED_STATES) {
