@@ -39,7 +39,7 @@ REPOMIX_PKG = $(shell [[ "$$(node -p 'process.versions.node.split(".")[0]' 2>/de
     && echo repomix || echo repomix@1.14.0)
 
 .PHONY: scrape
-.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors bench-scale ci \
+.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors bench-scale bench-speed ci \
         install-deps install-dev-deps requirements clean distclean \
         build up down restart logs health reset-db shell celery compose-config repomix \
         docker-check secret-key
@@ -114,6 +114,9 @@ bench-vectors: install-dev-deps ## vector search at 100k and 1M vectors: numpy, 
 
 bench-scale: install-dev-deps ## one person's 10k-1M photos: grouping cost and page reads (SQLite, pgvector)
 	$(BIN)/python bench/scale_benchmark.py $(ARGS)
+
+bench-speed: install-dev-deps ## dupfinder scan vs immaculate, whole processes: empty folder, hashes only, default tiers
+	$(BIN)/python bench/speed_benchmark.py $(ARGS)
 
 ci: ## what CI runs: services, system packages, then make test
 	bash .ci/run
