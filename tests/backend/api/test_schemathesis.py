@@ -77,6 +77,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         os.environ.get("DUPFINDER_SCHEMATHESIS_SEED", "20261202"),
         "--continue-on-failure",
         "--no-color",
+        "--workers",
+        "2",
         "--report-dir",
         str(runtime_dir),
     ]
