@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from backend.config import Settings
 from tests.backend.backend_scraper.conftest import LiveServer
+from tests.helpers import images as img
 from tests.helpers.app import Person, make_settings, service
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -97,3 +99,12 @@ def runtime_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "schemathesis"
     folder.mkdir()
     return folder
+
+
+def test_a_capture_time_is_given_with_its_zone(alice: Person) -> None:
+    """RFC 3339 (the spec's date-time) needs an offset; EXIF has none, so it is given as UTC.
+    It was sent as 2021-06-01T12:34:56, which the spec's format does not allow."""
+    body = alice.upload([("camera.jpg", img.camera_jpeg(1))])
+    image = alice.get(f"/images/{body['images'][0]['id']}").json()
+    assert image["taken_at"] in ("2021-06-01T12:34:56Z", "2021-06-01T12:34:56+00:00")
+    assert datetime.fromisoformat(image["taken_at"]).tzinfo is not None
