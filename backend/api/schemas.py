@@ -155,17 +155,22 @@ class SkippedFile(BaseModel):
     reason: str
 
 
-class JobOut(BaseModel):
+class JobSummaryOut(BaseModel):
+    """A job as the list shows it: its progress, without the per-file details."""
+
     id: int
-    kind: str
+    kind: str  # upload, google_pick, takeout, scrape or scan (a folder)
     state: JobState
     total: int
     done: int
     failed: int
-    failures: list[FailedImage]
     created_at: datetime
     finished_at: datetime | None
     message: str | None = None  # a summary, or why the whole batch failed
+
+
+class JobOut(JobSummaryOut):
+    failures: list[FailedImage]
     skipped: list[SkippedFile] = []  # files left out on purpose (videos, trashed photos…)
 
 

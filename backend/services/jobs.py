@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from backend.models import Image, Job, JobState, utcnow
 from backend.models.image import UNFINISHED
+from backend.services.pagination import paginate
 
 
 def count_progress(
@@ -49,3 +50,13 @@ def release_from_job(session: Session, image: Image) -> None:
         )
         session.flush()
         finish_complete_jobs(session)
+
+
+def list_jobs(session: Session, owner_id: int, page: int, size: int) -> tuple[list[Job], int]:
+    """The person's jobs, newest first (the id breaks ties between jobs of the same instant)."""
+    stmt = (
+        select(Job)
+        .where(Job.owner_id == owner_id)
+        .order_by(col(Job.created_at).desc(), col(Job.id).desc())
+    )
+    return paginate(session, stmt, page, size)

@@ -1,15 +1,35 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from backend.api.deps import CurrentUser, SessionDep, owner_id
-from backend.api.params import JobId
-from backend.api.schemas import ErrorOut, FailedImage, JobOut, SkippedFile
+from backend.api.params import JobId, PageNo
+from backend.api.schemas import ErrorOut, FailedImage, JobOut, JobSummaryOut, Page, SkippedFile
 from backend.models import Image, ImageState, Job
+from backend.services import jobs
 from backend.services.scoping import get_owned
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def summary(job: Job) -> JobSummaryOut:
+    return JobSummaryOut.model_validate(job, from_attributes=True)
+
+
+@router.get("", response_model=Page[JobSummaryOut])
+def list_jobs(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageNo = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Page[JobSummaryOut]:
+    """Your jobs (uploads, Google Photos picks, Takeout imports, scraper batches, folder
+    scans), newest first, with their progress."""
+    rows, total = jobs.list_jobs(session, owner_id(user), page, size)
+    return Page(items=[summary(j) for j in rows], total=total, page=page, size=size)
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"model": ErrorOut}})
@@ -21,17 +41,8 @@ def get_job(job_id: JobId, user: CurrentUser, session: SessionDep) -> JobOut:
         .order_by(col(Image.id))
         .limit(1000)
     ).all()
-    assert job.id is not None
     return JobOut(
-        id=job.id,
-        kind=job.kind,
-        state=job.state,
-        total=job.total,
-        done=job.done,
-        failed=job.failed,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-        message=job.message,
+        **summary(job).model_dump(),
         skipped=[
             SkippedFile(name=str(s.get("name", "")), reason=str(s.get("reason", "")))
             for s in job.skipped or []
