@@ -317,9 +317,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
     from backend.db.migrate import prepare_database
+    from backend.services.storage.blobstore import private_dirs
 
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dirs(settings.data_dir)  # private, as the server makes it: 0700
     prepare_database(settings.database_url)
     print("database is at the latest schema", file=sys.stderr)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +29,22 @@ if TYPE_CHECKING:  # a TypedDict the package declares for type checkers only
 
 FIELD = b"files"
 RETRY_SECONDS = 30
+# A text field (the scraper's ``items`` document) is held in memory: bounded like Starlette's
+# own limit on a form field, so the answer to the scraped route's largest batch stays the same.
+MAX_FIELD_BYTES = 1024 * 1024
 # The upload body as OpenAPI describes it (the route reads it itself, after the sign-in check).
 _FILES = {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}
 _FORM = {"type": "object", "required": ["files"], "properties": {"files": _FILES}}
 UPLOAD_BODY: dict[str, object] = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FORM}}}
 }
+
+
+class FieldTooLarge(AppError):
+    status_code = 413
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the field '{name}' is over {MAX_FIELD_BYTES // 1024} KiB")
 
 
 class SpoolFull(AppError):
@@ -97,6 +107,7 @@ class Received:
     """The files of one request, on disk until they are read."""
 
     parts: list[_Part] = field(default_factory=list)
+    fields: dict[str, bytes] = field(default_factory=dict)  # the text fields asked for
 
     def incoming(self) -> Iterator[IncomingFile]:
         """One file in memory at a time; a file over the size limit comes without its bytes."""
@@ -110,8 +121,11 @@ class Received:
 class _Receiver:
     """Multipart callbacks: each ``files`` part into its own unnamed file in the spool."""
 
-    def __init__(self, spool: Spool, max_files: int, max_file_bytes: int) -> None:
+    def __init__(
+        self, spool: Spool, max_files: int, max_file_bytes: int, fields: Collection[str]
+    ) -> None:
         self.spool = spool
+        self.fields = {name.encode() for name in fields}
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
         self.received = Received()
@@ -120,10 +134,12 @@ class _Receiver:
         self._field = bytearray()
         self._disposition = bytearray()  # the only part header we need
         self._part: _Part | None = None
+        self._text: tuple[str, bytearray] | None = None  # the text field being read
 
     def on_part_begin(self) -> None:
         self._disposition.clear()
         self._part = None
+        self._text = None
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
@@ -137,18 +153,27 @@ class _Receiver:
 
     def on_headers_finished(self) -> None:
         _, params = parse_options_header(bytes(self._disposition))
-        if params.get(b"name") != FIELD or b"filename" not in params:
+        name = params.get(b"name", b"")
+        if name in self.fields and b"filename" not in params:
+            self._text = (name.decode(), bytearray())
+            return
+        if name != FIELD or b"filename" not in params:
             return  # another form field: not ours
         self.sent += 1
         if self.sent > self.max_files:
             return  # counted for the answer, never stored
         # Unnamed (O_TMPFILE where the system has it): nothing is left behind by a crash.
         handle = tempfile.TemporaryFile(dir=self.spool.folder)
-        name = params[b"filename"].decode("utf-8", "replace")
-        self._part = _Part(name, handle)
+        self._part = _Part(params[b"filename"].decode("utf-8", "replace"), handle)
         self.received.parts.append(self._part)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._text is not None:
+            name, text = self._text
+            if len(text) + end - start > MAX_FIELD_BYTES:
+                raise FieldTooLarge(name)
+            text += data[start:end]
+            return
         part = self._part
         if part is None or part.too_large:
             return
@@ -165,7 +190,11 @@ class _Receiver:
         part.file.write(data[start:end])
 
     def on_part_end(self) -> None:
+        if self._text is not None:
+            name, text = self._text
+            self.received.fields[name] = bytes(text)  # the last one sent wins, as in Starlette
         self._part = None
+        self._text = None
 
     def close(self) -> None:
         for part in self.received.parts:
@@ -176,15 +205,20 @@ class _Receiver:
 
 @asynccontextmanager
 async def receive_files(
-    request: Request, spool: Spool, max_files: int, max_file_bytes: int
+    request: Request,
+    spool: Spool,
+    max_files: int,
+    max_file_bytes: int,
+    fields: Collection[str] = (),
 ) -> AsyncIterator[Received]:
-    """The request's ``files`` parts, spooled; every spooled byte is freed when the block ends."""
+    """The request's ``files`` parts, spooled; every spooled byte is freed when the block ends.
+    ``fields``: text fields to keep too; when some are asked for, ``files`` may be absent."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise Invalid("send the images as multipart/form-data in the field 'files'")
     spool.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    receiver = _Receiver(spool, max_files, max_file_bytes)
+    receiver = _Receiver(spool, max_files, max_file_bytes, fields)
     events = ("part_begin", "header_field", "header_value", "header_end", "headers_finished")
     callbacks = {
         f"on_{e}": getattr(receiver, f"on_{e}") for e in (*events, "part_data", "part_end")
@@ -197,7 +231,7 @@ async def receive_files(
             parser.finalize()
         except MultipartParseError as exc:
             raise Invalid(f"the upload is not valid multipart/form-data ({exc})") from exc
-        if not receiver.received.parts:
+        if not receiver.received.parts and not fields:
             raise Invalid("no file was sent: attach the images in the field 'files'")
         if receiver.sent > max_files:
             raise Invalid(f"{receiver.sent} files sent; send at most {max_files} per request")

@@ -148,3 +148,13 @@ def test_fetch_clip_without_internet_says_so(
     assert code == 1
     assert "could not download" in err and "copy the folder" in err
     assert not (tmp_path / "models" / "ViT-B-32__openai").exists()
+
+
+def test_migrate_creates_the_data_folder_private(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "new" / "state"
+    code, _, err = run(capsys, "--data-dir", str(state), "migrate")
+    assert code == 0, err
+    assert [(p.stat().st_mode & 0o777) for p in (state.parent, state)] == [0o700, 0o700]
+    assert (state / "dupfinder.sqlite3").stat().st_mode & 0o777 == 0o600

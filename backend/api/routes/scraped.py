@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
-from starlette.datastructures import UploadFile
 
 from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
 from backend.api.schemas import ErrorOut
+from backend.api.upload_spool import receive_files, spool_folder, spool_for
+from backend.config.settings import Settings
 from backend.models import ImageState
 from backend.services.errors import AppError, Invalid
 from backend.services.fetching.safe_fetch import policy_from
@@ -95,20 +96,24 @@ def _parse_items(raw: bytes | str) -> ScrapedIn:
         raise Invalid(f"the items are not valid: {where}: {first['msg']}") from None
 
 
-async def _read_body(request: Request, max_items: int, max_bytes: int) -> list[ScrapedItem]:
+async def _read_body(request: Request, settings: Settings) -> list[ScrapedItem]:
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    max_items = settings.max_files_per_upload
     blobs: dict[str, bytes | None] = {}
     if kind == "multipart/form-data":
-        form = await request.form(max_files=max_items, max_fields=max_items + 10)
-        raw = form.get("items")
-        if not isinstance(raw, str):
-            raise Invalid("the multipart body has no `items` field with the JSON document")
-        parsed = _parse_items(raw)
-        for part in form.getlist("files"):
-            if isinstance(part, UploadFile) and part.filename:
-                chunk = await part.read(max_bytes + 1)
-                blobs[part.filename] = chunk if len(chunk) <= max_bytes else None
-                await part.close()
+        # Like the upload route: read only now (after the sign-in check), into the data
+        # directory's spool under its quota, never the system temp folder.
+        spool = spool_for(spool_folder(settings.data_dir), settings.upload_spool_mib * 2**20)
+        async with receive_files(
+            request, spool, max_items, settings.max_upload_bytes, fields=("items",)
+        ) as received:
+            raw = received.fields.get("items")
+            if raw is None:
+                raise Invalid("the multipart body has no `items` field with the JSON document")
+            parsed = _parse_items(raw)
+            for incoming in received.incoming():
+                if incoming.filename:
+                    blobs[incoming.filename] = incoming.data  # None: over the size limit
     elif kind == "application/json":
         body = await request.body()
         parsed = _parse_items(body)
@@ -134,7 +139,12 @@ async def _read_body(request: Request, max_items: int, max_bytes: int) -> list[S
     "/scraped",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ScrapedOut,
-    responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={
+        413: {"model": ErrorOut},
+        415: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+        503: {"model": ErrorOut},
+    },
     openapi_extra=OPENAPI_BODY,
 )
 async def scraped(
@@ -144,7 +154,7 @@ async def scraped(
     with the same document in the `items` field and the bytes of the items sent without a
     URL as `files` parts (filename: the item's `source_id`). Known ids create nothing new."""
     settings = ctx.settings
-    items = await _read_body(request, settings.max_files_per_upload, settings.max_upload_bytes)
+    items = await _read_body(request, settings)
     result: ScrapedResult = await run_in_threadpool(
         ingest_scraped,
         session,
