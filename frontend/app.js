@@ -103,7 +103,7 @@ function sendFiles(path, items, onProgress) {
     xhr.addEventListener("load", () => {
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-      if (xhr.status === 202) resolve(body);
+      if (xhr.status === 202) { resolve(body); watchImports(); } // the new job shows in "Recent imports"
       else reject(new Error(body.detail || `the upload was refused (HTTP ${xhr.status})`));
     });
     xhr.addEventListener("error", () => reject(new Error("the upload failed; check the connection and retry")));
@@ -197,6 +197,7 @@ async function showApp() {
   $("who").textContent = me.name || me.email; $("who").hidden = false;
   $("auth").hidden = true; $("app").hidden = false;
   $("logout").hidden = false; $("logout-everywhere").hidden = false;
+  watchImports();
   await showView();
 }
 

@@ -52,7 +52,7 @@
         if (pick.state === "done") {
           say("google-message", `Import finished: ${pick.imported} new photo(s), ${pick.already_present} already here, ` +
             `${pick.skipped} skipped, ${pick.failed} failed.`);
-          if (pick.job_id) await waitForAnalysis(pick.job_id);
+          if (pick.job_id) { watchImports(); await waitForAnalysis(pick.job_id); }
           if (typeof loadGroups === "function") await loadGroups();
         } else {
           say("google-message", pick.error || `The pick ${pick.state}.`, true);

@@ -114,6 +114,9 @@ def test_sign_up_upload_review_and_dismiss(server: str, browser: object, tmp_pat
         wait_text(page, "#upload-summary", "added")
         == "4 added, 1 exact and 0 near groups, 1 rejected."
     )
+    # "Recent imports" shows the upload as a job with its count (polled while it ran).
+    job = wait_text(page, "#imports-list li", r"finished")
+    assert job.startswith("Upload · 4 of 4 done · finished · "), job
 
     until(page, IMAGES_LOADED)
     groups = page.query_selector_all(".group")
