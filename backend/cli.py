@@ -266,6 +266,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         f"data in {settings.data_dir}",
         file=sys.stderr,
     )
+    if settings.embedded_analysis == "auto":  # people wait on this process: analysis leaves it
+        settings = settings.model_copy(update={"embedded_analysis": "processes"})
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -25,6 +25,7 @@ from backend.services.similarity.deferred import DeferredVectorIndex
 from backend.services.similarity.factory import make_vector_index
 from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
+from backend.services.worker.processes import AnalysisProcesses
 from backend.services.worker.tasks import TASKS
 
 if TYPE_CHECKING:
@@ -35,41 +36,52 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def make_context(settings: Settings, jobs: JobQueue, engine: Engine | None = None) -> AppContext:
+    """The context tasks and requests run with, sending their jobs to ``jobs``: the same for
+    ``serve``, ``scan``, Celery workers and the embedded mode's analysis processes."""
+    engine = engine or make_engine(settings.database_url)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        store=make_blob_store(settings.storage_location),
+        jobs=jobs,
+        ml=models_from_settings(settings),
+        vectors=DeferredVectorIndex(
+            lambda: make_vector_index(
+                engine, settings.vector_exact_limit, settings.pgvector_ef_search
+            )
+        ),
+        hash_libraries=HashLibraries(settings.near_distance),
+    )
+
+
 def build_context(
     settings: Settings, *, embedded: bool, celery: Celery | None = None
 ) -> AppContext:
     """The context for this process. ``embedded``: jobs run on this process's own worker
-    threads; otherwise they are sent to Celery (``celery``: the worker's own app, else one
-    that only sends)."""
+    (threads, or child processes with ``DUPFINDER_EMBEDDED_ANALYSIS=processes``); otherwise
+    they are sent to Celery (``celery``: the worker's own app, else one that only sends)."""
     engine = make_engine(settings.database_url)
-
-    def make(jobs: JobQueue) -> AppContext:
-        return AppContext(
-            settings=settings,
-            engine=engine,
-            store=make_blob_store(settings.storage_location),
-            jobs=jobs,
-            ml=models_from_settings(settings),
-            vectors=DeferredVectorIndex(
-                lambda: make_vector_index(
-                    engine, settings.vector_exact_limit, settings.pgvector_ef_search
-                )
-            ),
-            hash_libraries=HashLibraries(settings.near_distance),
-        )
-
     if embedded:
+        processes = None
+        if settings.embedded_analysis == "processes":
+            # Image work, models and grouping leave this process; fetching (network-bound)
+            # stays on its threads.
+            sizes = {"cpu": settings.threads, "model": 1, "grouping": 1}
+            processes = AnalysisProcesses(settings, TASKS, sizes, settings.analysis_nice)
         worker = EmbeddedWorker(
             TASKS,
-            make,
+            lambda jobs: make_context(settings, jobs, engine),
             settings.threads,
             settings.retry_base_seconds,
             settings.grouping_gather_seconds,
+            processes,
         )
         return worker.ctx
     from backend.services.worker.celery_app import CeleryJobQueue, make_celery
 
-    return make(CeleryJobQueue(celery or make_celery(settings), settings.grouping_gather_seconds))
+    queue = CeleryJobQueue(celery or make_celery(settings), settings.grouping_gather_seconds)
+    return make_context(settings, queue, engine)
 
 
 def celery_worker_app(settings: Settings) -> Celery:

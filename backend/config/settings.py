@@ -164,6 +164,15 @@ class Settings(BaseSettings):
     # Photos in Google Photos' trash are left out unless this is set.
     takeout_include_trashed: bool = Field(default=False, alias="DUPFINDER_TAKEOUT_INCLUDE_TRASHED")
     worker_threads: int = Field(default=0, alias="DUPFINDER_WORKER_THREADS")  # 0: one per core
+    # Embedded mode: where analysis (image work, models, grouping) runs. "processes": child
+    # processes at a lower priority, so requests never wait for the GIL behind it (what
+    # `dupfinder serve` uses under "auto"); "threads": inside this process (a scan's default:
+    # nothing else is waiting, and it saves the children's start-up).
+    embedded_analysis: Literal["auto", "threads", "processes"] = Field(
+        default="auto", alias="DUPFINDER_EMBEDDED_ANALYSIS"
+    )
+    # How much lower the analysis processes' priority is (nice increment, 0-19).
+    analysis_nice: int = Field(default=10, ge=0, le=19, alias="DUPFINDER_ANALYSIS_NICE")
     # Perceptual-hash distance (of 64 bits) at or under which two pictures are the same photo.
     # Calibrated on the shared benchmark: see bench/RESULTS.md.
     near_distance: int = Field(default=8, ge=0, le=16, alias="DUPFINDER_NEAR_DISTANCE")

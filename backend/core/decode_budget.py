@@ -6,16 +6,20 @@ and makes the others wait, so more worker threads do not multiply the peak. One 
 alone needs more than the budget is never decoded at full size (the caller says why).
 
 The gate is process-wide on purpose: the memory it guards is the process's, shared by every
-thread and every runtime in it.
+thread and every runtime in it. When the service analyses in child processes, the gate is
+shared with them (``MemoryGate.share``): the budget then holds for the whole service.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 # Bytes Pillow keeps per pixel for a mode (it pads RGB and two-band modes to four bytes).
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
@@ -65,37 +69,90 @@ ALLOCATOR = _Allocator()
 
 class MemoryGate:
     """A semaphore weighted in bytes: holders together stay within ``capacity`` (one holder
-    alone may use all of it)."""
+    alone may use all of it).
 
-    def __init__(self) -> None:
-        self._used = 0
-        self._holders = 0
-        self._cond = threading.Condition()
-        self.peak = 0  # the most held at once, for tests and the benchmark
+    Holders are slots of (process id, bytes). In one process they are plain lists; ``share``
+    puts them in shared memory for this process and the child processes that ``adopt`` the
+    handle, so decodes in several analysis processes count together. A holder whose process
+    died (a crash, the OOM killer) is released by the next one that looks."""
+
+    def __init__(self, slots: int = 64) -> None:
+        self._cond: Any = threading.Condition()
+        self._pids: Any = [0] * slots
+        self._bytes: Any = [0] * slots
+        self.peak = 0  # the most held at once seen by this process, for tests and benchmarks
+        self._handle: tuple[Any, Any, Any] | None = None
+
+    def share(self) -> tuple[Any, Any, Any]:
+        """Make the gate span this process and the children given the handle (a spawned
+        child gets it through its start arguments). Shared once: later calls, the same."""
+        if self._handle is None:
+            ctx = multiprocessing.get_context("spawn")
+            slots = len(self._pids)
+            shared = (ctx.Condition(), ctx.RawArray("q", slots), ctx.RawArray("q", slots))
+            with self._cond:  # whoever holds the local gate now releases into the old lists
+                self.adopt(shared)
+        assert self._handle is not None
+        return self._handle
+
+    def adopt(self, handle: tuple[Any, Any, Any]) -> None:
+        self._cond, self._pids, self._bytes = handle
+        self._handle = handle
 
     @property
     def used(self) -> int:
-        return self._used
+        with self._cond:
+            return int(sum(self._bytes))
 
     @contextmanager
     def hold(self, nbytes: int, capacity: int) -> Iterator[None]:
         ALLOCATOR.tune()
         nbytes = max(0, min(nbytes, capacity))
-        with self._cond:
-            while self._holders and self._used + nbytes > capacity:
-                self._cond.wait()
-            self._used += nbytes
-            self._holders += 1
-            self.peak = max(self.peak, self._used)
+        cond, pids, sizes = self._cond, self._pids, self._bytes  # released where taken
+        with cond:
+            while True:
+                self._release_the_dead(pids, sizes)
+                used = int(sum(sizes))
+                slot = next((i for i, pid in enumerate(pids) if not pid), None)
+                if slot is not None and (not any(pids) or used + nbytes <= capacity):
+                    break
+                # A timeout, not only a notice: a holder that died never sends one.
+                cond.wait(timeout=1.0)
+            pids[slot] = os.getpid()
+            sizes[slot] = nbytes
+            self.peak = max(self.peak, used + nbytes)
         try:
             yield
         finally:
-            with self._cond:
-                self._used -= nbytes
-                self._holders -= 1
-                self._cond.notify_all()
+            with cond:
+                pids[slot] = sizes[slot] = 0
+                cond.notify_all()
             if nbytes >= _TRIM_FROM:
                 ALLOCATOR.trim()
+
+    @staticmethod
+    def _release_the_dead(pids: Any, sizes: Any) -> None:
+        me = os.getpid()
+        for slot, pid in enumerate(pids):
+            if pid and pid != me and not _alive(pid):
+                pids[slot] = sizes[slot] = 0
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet waited for, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel whether the id exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 GATE = MemoryGate()

@@ -1,5 +1,7 @@
-"""A real `dupfinder serve` process on a free loopback port, and its memory as Linux counts it
-(/proc/PID/status: VmRSS now, VmHWM the peak since the last reset through clear_refs)."""
+"""A real `dupfinder serve` process on a free loopback port, and its memory as Linux counts it:
+the resident memory (/proc/PID/status VmRSS) of the server and its analysis processes together,
+sampled every few milliseconds for the peak (each process's own VmHWM peaks at another moment,
+so their sum would count memory that was never in use at once)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,18 +32,85 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _tree(root: int) -> list[int]:
+    """``root`` and every process under it."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
+
+
+def _resident(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * _PAGE
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+    return total
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class TreeMeter:
+    """The peak resident memory of a process tree, sampled every ``interval`` seconds (the
+    tree itself re-read every 50 samples: analysis processes start when first needed)."""
+
+    def __init__(self, root: int, interval: float = 0.003) -> None:
+        self.root, self.interval = root, interval
+        self.peak = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        pids: list[int] = []
+        n = 0
+        while not self._stop.wait(self.interval):
+            if n % 50 == 0:
+                pids = _tree(self.root)
+            n += 1
+            now = _resident(pids)
+            with self._lock:
+                self.peak = max(self.peak, now)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.peak = _resident(_tree(self.root))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @dataclass
 class Server:
     proc: subprocess.Popen[bytes]
     url: str
     headers: dict[str, str]
     workdir: Path  # holds data/ (DUPFINDER_DATA_DIR) and tmp/ (TMPDIR)
+    meter: TreeMeter
+
+    def processes(self) -> list[int]:
+        """The server's process and its analysis processes."""
+        return _tree(self.proc.pid)
 
     def memory(self) -> tuple[int, int]:
-        """(resident now, peak since the last reset) in bytes."""
-        text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+        """(resident now, peak since the last reset) in bytes, of the server and its analysis
+        processes together."""
+        now = _resident(self.processes())
+        return now, max(now, self.meter.peak)
 
     def person(self, email: str) -> Server:
         """The same server, signed in as a new person (each person's photos are compared
@@ -50,10 +120,11 @@ class Server:
         token = httpx.post(
             f"{self.url}/api/v1/auth/token", data={"username": email, "password": PASSWORD}
         ).json()["access_token"]
-        return Server(self.proc, self.url, {"Authorization": f"Bearer {token}"}, self.workdir)
+        headers = {"Authorization": f"Bearer {token}"}
+        return Server(self.proc, self.url, headers, self.workdir, self.meter)
 
     def reset_peak(self) -> None:
-        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+        self.meter.reset()
 
     def upload(self, files: list[tuple[str, bytes]]) -> dict[str, Any]:
         parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
@@ -119,7 +190,11 @@ def serve(workdir: Path, repo: Path | None = None, **env: str) -> Iterator[Serve
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("dupfinder serve did not answer /health within 60 s")
             time.sleep(0.2)
-        yield Server(proc, url, {}, workdir).person("memory@example.com")
+        meter = TreeMeter(proc.pid)
+        try:
+            yield Server(proc, url, {}, workdir, meter).person("memory@example.com")
+        finally:
+            meter.stop()
     finally:
         proc.terminate()
         try:

@@ -4,6 +4,10 @@ A thread pool for image work (Pillow and NumPy release the GIL while decoding an
 one thread for the models (ONNX Runtime spreads each batch over the cores itself) and a
 single thread for grouping, so one owner's groups are never updated twice at once.
 Nothing is kept only in memory: what still needs doing is a query (see ``recover``).
+
+With ``processes`` (what ``dupfinder serve`` uses), the queues it names run their tasks in
+child processes instead (``processes.py``): the threads here then only wait for them, so the
+API's requests do not share the GIL with decoding, inference and grouping.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from backend.services.context import AppContext
 from backend.services.job_queue import JobQueue
 from backend.services.worker.faults import RETRIES, TRANSIENT
+from backend.services.worker.processes import AnalysisProcesses, ChildTaskError
 from backend.services.worker.tasks import QUEUES, TaskSpec, check_registry
 
 log = logging.getLogger(__name__)
@@ -36,9 +41,11 @@ class EmbeddedWorker:
         threads: int,
         retry_base: float = 0.5,
         gather: float = 0.0,
+        processes: AnalysisProcesses | None = None,
     ) -> None:
         check_registry(registry)
         self.registry = registry
+        self.processes = processes
         self._pools = {
             # Fetching waits on the network, not the CPU: a couple of threads of its own.
             "ingest": ThreadPoolExecutor(2, thread_name_prefix="dupfinder-ingest"),
@@ -124,24 +131,38 @@ class EmbeddedWorker:
         with self._lock:
             self._waiting.discard(key)  # from now on a new request needs a new run
         try:
-            spec.run(self.ctx, **kwargs)
-        except TRANSIENT as exc:
-            if attempt < RETRIES and not self._closed:
+            self._execute(spec, kwargs)
+        except Exception as exc:
+            if not _transient(exc):
+                self.errors += 1
+                if isinstance(exc, ChildTaskError):  # its traceback is in the child's log
+                    log.error("task %s%s failed: %s", spec.name, kwargs, exc)
+                else:
+                    log.exception("task %s%s failed", spec.name, kwargs)
+            elif attempt < RETRIES and not self._closed:
                 log.warning("task %s%s: %r; retrying", spec.name, kwargs, exc)
                 self._retry_later(spec, key, kwargs, attempt + 1)
                 return
-            self.errors += 1
-            try:
-                spec.give_up(self.ctx, exc, **kwargs)
-            except Exception:
-                log.exception("recording the failure of %s%s failed too", spec.name, kwargs)
-            self._ran(spec.name, kwargs)
-        except Exception:
-            self.errors += 1
-            log.exception("task %s%s failed", spec.name, kwargs)
-            self._ran(spec.name, kwargs)
-        else:
-            self._ran(spec.name, kwargs)
+            else:
+                self.errors += 1
+                try:
+                    spec.give_up(self.ctx, exc, **kwargs)
+                except Exception:
+                    log.exception("recording the failure of %s%s failed too", spec.name, kwargs)
+        self._ran(spec.name, kwargs)
+
+    def _execute(self, spec: TaskSpec, kwargs: dict[str, Any]) -> None:
+        if self.processes is None or spec.queue not in self.processes.queues:
+            spec.run(self.ctx, **kwargs)
+            return
+        outcome = self.processes.run(spec.queue, spec.name, kwargs)
+        for delay, name, args in outcome.follow_ups:  # already committed in the child
+            if delay > 0:
+                self.enqueue_later(delay, name, **args)
+            else:
+                self.enqueue(name, **args)
+        if outcome.error is not None:
+            raise outcome.error
 
     def _retry_later(self, spec: TaskSpec, key: Any, kwargs: dict[str, Any], attempt: int) -> None:
         with self._lock:
@@ -170,3 +191,9 @@ class EmbeddedWorker:
             self._closed = True
         for pool in self._pools.values():
             pool.shutdown(wait=wait, cancel_futures=not wait)
+        if self.processes is not None:
+            self.processes.shutdown(wait=wait)
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT) or (isinstance(exc, ChildTaskError) and exc.transient)

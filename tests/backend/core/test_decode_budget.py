@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from PIL import Image
 
 from backend.core import decode
 from backend.core.decode import DecodeLimits, ImageRejected, decode_full, decode_reduced, probe
-from backend.core.decode_budget import GATE
+from backend.core.decode_budget import GATE, MemoryGate
 from backend.core.features import extract_features, pixel_digest
 from tests.helpers import bombs
 from tests.helpers import images as img
@@ -151,3 +154,43 @@ def test_threads_together_stay_within_the_budget() -> None:
         t.join()
     assert not errors
     assert 0 < GATE.peak <= 40 * MIB and GATE.used == 0
+
+
+def _hold_for_ever(handle: Any, nbytes: int, capacity: int, holding: Any) -> None:
+    """A child process that takes its part of a shared budget and keeps it."""
+    gate = MemoryGate()
+    gate.adopt(handle)
+    with gate.hold(nbytes, capacity):
+        holding.set()
+        time.sleep(120)
+
+
+def test_a_shared_budget_spans_processes_and_a_dead_holder_gives_back_its_part() -> None:
+    """The analysis processes share one budget: what a child holds, the parent waits for; a
+    child killed while holding (the OOM killer, a decoder crash) is noticed, not waited for."""
+    gate = MemoryGate()
+    ctx = multiprocessing.get_context("spawn")
+    holding = ctx.Event()
+    child = ctx.Process(target=_hold_for_ever, args=(gate.share(), 30 * MIB, 40 * MIB, holding))
+    child.start()
+    try:
+        assert holding.wait(60)
+        assert gate.used == 30 * MIB
+        took = threading.Event()
+
+        def take() -> None:
+            with gate.hold(30 * MIB, 40 * MIB):
+                took.set()
+
+        waiter = threading.Thread(target=take)
+        waiter.start()
+        assert not took.wait(1.5), "30 + 30 MiB went past a 40 MiB budget across processes"
+        with gate.hold(10 * MIB, 40 * MIB):  # what still fits goes at once
+            pass
+        child.kill()
+        assert took.wait(10), "the dead child's part was never given back"
+        waiter.join()
+        assert gate.used == 0
+    finally:
+        child.kill()
+        child.join()

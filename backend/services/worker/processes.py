@@ -1,0 +1,195 @@
+"""Embedded mode's analysis in child processes, so the service's own process keeps its GIL
+(and its cores, at a lower priority for the children) for the people using the API.
+
+Each queue that does heavy work (image work, models, grouping) gets its own pool of child
+processes: the model process keeps its models loaded, the grouping process its hash index.
+A child runs the same task functions as a Celery worker, with a context of its own; the jobs a
+task sends (after its commits) are handed back with its outcome and sent by the parent's
+``EmbeddedWorker``, which keeps the queue, the retries and the progress reports. A child that
+dies (a decoder crash, the kernel's OOM killer) takes down only the task it ran: its pool is
+replaced and the task is retried, then given up with the reason, like any transient failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.config import Settings
+from backend.core.decode_budget import GATE
+from backend.services.context import AppContext
+from backend.services.worker.faults import TRANSIENT
+from backend.services.worker.tasks import TaskSpec
+
+log = logging.getLogger(__name__)
+FollowUp = tuple[float, str, dict[str, Any]]  # (delay in seconds, task name, arguments)
+
+
+class ChildTaskError(Exception):
+    """A task failed in a child process. ``transient``: worth another try (the database or
+    the disk away a moment, or the child itself died)."""
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass
+class Outcome:
+    """What a task run in a child hands back: the jobs it sent, then how it ended."""
+
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class _Collected:
+    """The job queue of a child: keeps what a task sends, for the parent to send."""
+
+    def __init__(self) -> None:
+        self.jobs: list[FollowUp] = []
+
+    def enqueue(self, name: str, **kwargs: Any) -> None:
+        self.jobs.append((0.0, name, kwargs))
+
+    def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
+        self.jobs.append((delay, name, kwargs))
+
+    def reachable(self) -> bool:
+        return True
+
+
+_child: tuple[AppContext, _Collected, dict[str, TaskSpec]] | None = None
+
+
+def _start_child(
+    settings: Settings, registry: dict[str, TaskSpec], nice: int, log_level: int, gate: Any
+) -> None:
+    """A child's initializer: lower priority, the service's decode budget, logging, and its
+    own context."""
+    global _child
+    if nice:
+        os.nice(nice)
+    GATE.adopt(gate)  # one memory budget for every process of the service
+    logging.basicConfig(level=log_level, format="%(levelname)s [analysis %(process)d] %(message)s")
+    from backend.runtime import make_context  # the child's one wiring step, as in Celery's
+
+    queue = _Collected()
+    _child = (make_context(settings, queue), queue, registry)
+
+
+def _run_in_child(name: str, kwargs: dict[str, Any]) -> Outcome:
+    assert _child is not None, "the analysis process was not initialised"
+    ctx, queue, registry = _child
+    queue.jobs = []
+    outcome = Outcome()
+    try:
+        registry[name].run(ctx, **kwargs)
+    except Exception as exc:
+        transient = isinstance(exc, TRANSIENT)
+        if not transient:
+            log.exception("task %s%s failed", name, kwargs)
+        outcome.error = _portable(exc, transient)
+    outcome.follow_ups = queue.jobs  # sent after their commits, even when a later step failed
+    return outcome
+
+
+def _portable(exc: Exception, transient: bool) -> BaseException:
+    """The exception itself when it survives pickling (the parent's retry rules and give-up
+    handlers see the real thing), else its words."""
+    try:
+        back = pickle.loads(pickle.dumps(exc))
+    except Exception:
+        back = None
+    if isinstance(back, Exception) and isinstance(back, TRANSIENT) == transient:
+        return exc
+    return ChildTaskError(f"{type(exc).__name__}: {exc}", transient)
+
+
+class AnalysisProcesses:
+    """Per queue, a pool of ``sizes[queue]`` child processes (started when first needed)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: dict[str, TaskSpec],
+        sizes: dict[str, int],
+        nice: int = 10,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry  # sent to each child: handlers go by module path
+        self._sizes = sizes
+        self._nice = nice
+        self._pools: dict[str, ProcessPoolExecutor] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._gate = GATE.share()
+
+    @property
+    def queues(self) -> frozenset[str]:
+        return frozenset(self._sizes)
+
+    def _pool(self, queue: str) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise ChildTaskError("the service is shutting down", transient=True)
+            pool = self._pools.get(queue)
+            if pool is None:
+                # spawn, not fork: the service's process has threads (a fork copies their locks
+                # in whatever state they are) and an open database connection pool.
+                pool = self._pools[queue] = ProcessPoolExecutor(
+                    self._sizes[queue],
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_child,
+                    initargs=(
+                        self._settings,
+                        self._registry,
+                        self._nice,
+                        logging.getLogger().getEffectiveLevel(),
+                        self._gate,
+                    ),
+                )
+            return pool
+
+    def run(self, queue: str, name: str, kwargs: dict[str, Any]) -> Outcome:
+        """Run the task in one of the queue's children: the jobs it sent and how it ended."""
+        try:
+            pool = self._pool(queue)
+        except ChildTaskError as exc:
+            return Outcome(error=exc)
+        try:
+            outcome: Outcome = pool.submit(_run_in_child, name, kwargs).result()
+        except BrokenProcessPool as exc:
+            self._replace(queue, pool)
+            reason = f"the analysis process stopped while running {name} ({exc})"
+            return Outcome(error=ChildTaskError(reason, transient=True))
+        except RuntimeError as exc:  # submitted while shutting down
+            return Outcome(error=ChildTaskError(str(exc), transient=True))
+        return outcome
+
+    def _replace(self, queue: str, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pools.get(queue) is broken:
+                del self._pools[queue]  # the next task starts a new pool
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def pids(self) -> list[int]:
+        """The children started and not yet ended (for the tests and benchmarks)."""
+        with self._lock:
+            pools = list(self._pools.values())
+        children = [p for pool in pools for p in (pool._processes or {}).values()]
+        return sorted(p.pid for p in children if p.pid is not None and p.is_alive())
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            self._closed = True
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
