@@ -39,7 +39,7 @@ REPOMIX_PKG = $(shell [[ "$$(node -p 'process.versions.node.split(".")[0]' 2>/de
     && echo repomix || echo repomix@1.14.0)
 
 .PHONY: scrape
-.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors bench-scale bench-speed ci \
+.PHONY: help run serve scan test tests lint typecheck format migrate alembic bench bench-distributed bench-models bench-quality bench-vectors bench-scale bench-speed bench-serve ci \
         install-deps install-dev-deps requirements clean distclean \
         build up down restart logs health reset-db shell celery compose-config repomix \
         docker-check secret-key
@@ -117,6 +117,9 @@ bench-scale: install-dev-deps ## one person's 10k-1M photos: grouping cost and p
 
 bench-speed: install-dev-deps ## dupfinder scan vs immaculate, whole processes: empty folder, hashes only, default tiers
 	$(BIN)/python bench/speed_benchmark.py $(ARGS)
+
+bench-serve: install-dev-deps ## dupfinder serve under 50 clients: read/upload p99 while analysis runs
+	$(BIN)/python bench/serve_load_benchmark.py $(ARGS)
 
 ci: ## what CI runs: services, system packages, then make test
 	bash .ci/run
