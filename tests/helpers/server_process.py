@@ -177,6 +177,7 @@ def serve(workdir: Path, repo: Path | None = None, **env: str) -> Iterator[Serve
         cwd=repo,  # ``-m`` puts the working directory first on the import path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as a terminal would give it
     )
     url = f"http://127.0.0.1:{port}"
     try:

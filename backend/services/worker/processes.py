@@ -16,7 +16,9 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -74,14 +76,26 @@ def _start_child(
     """A child's initializer: lower priority, the service's decode budget, logging, and its
     own context."""
     global _child
+    # Ctrl-C reaches the whole process group: the parent stops the children in order (the
+    # task in flight ends, then the pool), so a child does not die mid-write of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
         os.nice(nice)
     GATE.adopt(gate)  # one memory budget for every process of the service
+    threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     logging.basicConfig(level=log_level, format="%(levelname)s [analysis %(process)d] %(message)s")
     from backend.runtime import make_context  # the child's one wiring step, as in Celery's
 
     queue = _Collected()
     _child = (make_context(settings, queue), queue, registry)
+
+
+def _end_with_parent(parent: int) -> None:
+    """A child whose service was killed (kill -9, the OOM killer) ends too: its task queue's
+    pipe stays open in the children themselves, so nothing else would tell it."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _run_in_child(name: str, kwargs: dict[str, Any]) -> Outcome:
