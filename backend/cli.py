@@ -148,6 +148,8 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     from backend.runtime import build_runtime
     from backend.services.scan import scan_folder
 
+    if settings.object_tags == "auto":  # a scan shows no tags: only the people check's images
+        settings = settings.model_copy(update={"object_tags": "candidates"})
     runtime = build_runtime(settings, embedded=True)  # it reads files on this machine
     bar = tqdm(
         total=0,

@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     object_model: Literal["yolov4-tiny", "none"] = Field(
         default="yolov4-tiny", alias="DUPFINDER_OBJECT_MODEL"
     )
+    # Which images the object detector tags: "all" (tags to filter groups by; filled after
+    # the groups are ready), or "candidates": only the images the similar tier's people check
+    # asks about ("auto": candidates for a scan, which shows no tags; all elsewhere).
+    object_tags: Literal["auto", "all", "candidates"] = Field(
+        default="auto", alias="DUPFINDER_OBJECT_TAGS"
+    )
     model_batch_size: int = Field(default=8, ge=1, le=256, alias="DUPFINDER_MODEL_BATCH_SIZE")
     # ONNX Runtime / OpenCV threads per model; 0: their own default (all cores).
     model_threads: int = Field(default=0, ge=0, alias="DUPFINDER_MODEL_THREADS")

@@ -36,7 +36,9 @@ class ModelSet:
 
     @property
     def enabled(self) -> bool:
-        return any(m is not None for m in (self.copy, self.clip, self.detector))
+        """Whether images go through the models step: the embedding models (the detector
+        runs where its answer is needed: services/features/detect_objects.py)."""
+        return any(m is not None for m in (self.copy, self.clip))
 
     def similar_source(self) -> str:
         """Which model serves the similar tier (shown by /health and the docs)."""

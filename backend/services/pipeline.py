@@ -23,6 +23,7 @@ EXTRACT = "features.extract"
 MODELS = "models.analyse"
 BACKFILL = "models.backfill"
 GROUP = "grouping.update"
+DETECT = "objects.detect"  # tags of grouped images (the people check detects its own earlier)
 DELETE_BLOBS = "storage.delete"
 
 

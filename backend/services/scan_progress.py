@@ -29,7 +29,8 @@ class ScanMeter:
     """Counts one scan's images; ``report`` (on the caller's thread) says where they are."""
 
     def __init__(self, models: ModelSet, progress: PhaseProgress | None) -> None:
-        self._models = [m for m in (models.copy, models.clip, models.detector) if m is not None]
+        # The models step's models (the detector runs later, and only where it is needed).
+        self._models = [m for m in (models.copy, models.clip) if m is not None]
         self._progress = progress
         self._changed = threading.Condition()
         self._pending: frozenset[int] = frozenset()

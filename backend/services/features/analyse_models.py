@@ -1,7 +1,8 @@
 """Task: run the models on a person's hashed images, in batches (the "model" queue).
 
-Copy-detection (SSCD) and CLIP embeddings and detected objects are stored with the identity
-of the model that made them; the images then move on to grouping. A model that fails does
+Copy-detection (SSCD) and CLIP embeddings are stored with the identity of the model that made
+them; the images then move on to grouping. (Objects are detected where they are needed:
+``detect_objects``.) A model that fails does
 not hold the photos back: they are grouped on their hashes, and the embeddings missing for
 the current models are made later (see ``backfill``), which is also how a model change
 re-embeds instead of mixing vector spaces.
@@ -21,11 +22,10 @@ from sqlmodel import Session, col, select
 from backend.core.decode import decode_reduced
 from backend.ml.base import Model, ModelUnavailable, RGBImage
 from backend.ml.images import rgb_array
-from backend.ml.yolo import Detection
-from backend.models import Image, ImageEmbedding, ImageObject, ImageState
+from backend.models import Image, ImageEmbedding, ImageState
 from backend.services.context import AppContext
 from backend.services.job_queue import enqueue_job
-from backend.services.pipeline import MODELS, NEXT_STEP
+from backend.services.pipeline import DETECT, MODELS, NEXT_STEP
 from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,6 @@ DECODE_SIDE = 512  # every model looks at 416 px or less
 @dataclass
 class _Results:
     vectors: dict[str, dict[int, NDArray[np.float32]]] = field(default_factory=dict)
-    objects: dict[int, list[Detection]] = field(default_factory=dict)
-    detector: str | None = None
 
 
 def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
@@ -66,21 +64,16 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
     arrays = [pixels[i] for i in ids]
     for model in (models.copy, models.clip):
         if model is not None and arrays:
-            vectors = _run(model, arrays)
+            vectors = run_model(model, arrays)
             if vectors is not None:
                 results.vectors[model.identity] = {
                     i: v for i, v in zip(ids, vectors, strict=True) if v is not None
                 }
-    if models.detector is not None and arrays:
-        found = _run(models.detector, arrays)
-        if found is not None:
-            results.objects = {i: f for i, f in zip(ids, found, strict=True) if f is not None}
-            results.detector = models.detector.identity
 
     _store(ctx, owner_id, [i for i, _ in todo if i is not None], len(todo) == BATCH, results)
 
 
-def _run[T](model: Model[T], arrays: list[RGBImage]) -> list[T | None] | None:
+def run_model[T](model: Model[T], arrays: list[RGBImage]) -> list[T | None] | None:
     """One result per image; when the batch fails, image by image, so one bad picture (or a
     passing fault) costs only its own result. None when the model cannot run at all."""
     try:
@@ -132,30 +125,6 @@ def _store(ctx: AppContext, owner_id: int, ids: list[int], more: bool, results: 
                         )
                     )
         session.add_all(added)
-        if results.detector is not None:
-            detected = [i for i in results.objects if i in waiting]
-            # One detector's rows per image: a new detector's results replace the old ones.
-            session.execute(sa.delete(ImageObject).where(col(ImageObject.image_id).in_(detected)))
-            session.add_all(
-                ImageObject(
-                    image_id=image_id,
-                    owner_id=owner_id,
-                    model_name=results.detector,
-                    label=d.label,
-                    confidence=round(d.confidence, 4),
-                    x0=d.box[0],
-                    y0=d.box[1],
-                    x1=d.box[2],
-                    y1=d.box[3],
-                )
-                for image_id in detected
-                for d in results.objects[image_id]
-            )
-            session.execute(
-                sa.update(Image)
-                .where(col(Image.id).in_(detected))
-                .values(objects_model=results.detector)
-            )
         session.flush()
         ctx.vectors.store(session, added)
         if waiting:
@@ -194,22 +163,17 @@ def run_backfill(ctx: AppContext) -> None:
 
 def backfill(ctx: AppContext, limit: int = 10_000) -> int:
     """Send back to the models the grouped images that lack a result of a current model (a
-    model was added or changed, or failed earlier). Returns how many images were sent."""
+    model was added or changed, or failed earlier), and send the tags still missing to the
+    detector. Returns how many images were sent back to the models."""
     # Only models that load: a broken one would send every photo round again at each start.
     vector_models = [m.identity for m in (ctx.ml.copy, ctx.ml.clip) if m is not None and _loads(m)]
-    detector = ctx.ml.detector if _loads(ctx.ml.detector) else None
-    if not vector_models and detector is None:
+    _backfill_tags(ctx)
+    if not vector_models:
         return 0
     missing: sa.ColumnElement[bool] = sa.false()
     for name in vector_models:
         have = sa.select(col(ImageEmbedding.image_id)).where(col(ImageEmbedding.model_name) == name)
         missing = sa.or_(missing, col(Image.id).not_in(have))
-    if detector is not None:
-        missing = sa.or_(
-            missing,
-            col(Image.objects_model).is_(None),
-            col(Image.objects_model) != detector.identity,
-        )
     with ctx.session(write=True) as session:
         rows = session.execute(
             sa.select(col(Image.id), col(Image.owner_id))
@@ -228,6 +192,31 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
         for owner_id in sorted({r[1] for r in rows}):
             enqueue_job(session, MODELS, owner_id=owner_id)
     return len(rows)
+
+
+def _backfill_tags(ctx: AppContext) -> None:
+    """The owners with grouped images the current detector has not tagged: their fill task.
+    (The images stay where they are: tags never change a group.)"""
+    from backend.services.features.detect_objects import tags_wanted
+
+    detector = ctx.ml.detector
+    if not tags_wanted(ctx) or not _loads(detector):
+        return
+    assert detector is not None
+    with Session(ctx.engine) as session:
+        owners = session.exec(
+            select(Image.owner_id)
+            .where(
+                Image.state == ImageState.READY,
+                sa.or_(
+                    col(Image.objects_model).is_(None),
+                    col(Image.objects_model) != detector.identity,
+                ),
+            )
+            .distinct()
+        ).all()
+    for owner_id in sorted(owners):
+        ctx.jobs.enqueue(DETECT, owner_id=owner_id)
 
 
 def _loads(model: Model[Any] | None) -> bool:

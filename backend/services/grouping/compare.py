@@ -162,9 +162,15 @@ def analysed(owner_id: int) -> SelectOfScalar[Image]:
 def prepare_pixel_digests(ctx: AppContext, owner_id: int) -> Verified:
     """Decode at full size, before any lock is taken, the images whose pixels the comparison
     will need; the locked phase then finds their digests stored (and stays short). Then verify
-    the pairs that would be near (``prepare_verification``)."""
+    the pairs that would be near (``prepare_verification``) and detect the people in the
+    images of pairs that may end similar (the people check asks for them)."""
     _prepare_digests(ctx, owner_id)
-    return prepare_verification(ctx, owner_id)
+    verified, people = prepare_verification(ctx, owner_id)
+    if people:
+        from backend.services.features.detect_objects import detect  # loads the detector
+
+        detect(ctx, owner_id, people)
+    return verified
 
 
 def _prepare_digests(ctx: AppContext, owner_id: int) -> None:
@@ -261,24 +267,28 @@ def _would_be_near(ev: _Pair, t: Thresholds) -> bool:
     return classify(Evidence(False, ev.hash_distance, ev.copy), t) == Tier.NEAR
 
 
-def prepare_verification(ctx: AppContext, owner_id: int) -> Verified:
+def prepare_verification(ctx: AppContext, owner_id: int) -> tuple[Verified, set[int]]:
     """Verify, before any lock is taken, the pairs of the waiting images that would be near;
-    each picture is decoded once at a reduced size, however many pairs it is in."""
-    if not ctx.settings.verify_copies:
-        return {}
+    each picture is decoded once at a reduced size, however many pairs it is in. Also says
+    which images the people check will ask about: those of the pairs that may end similar."""
     thresholds = _thresholds(ctx)
+    verify = ctx.settings.verify_copies
+    if not verify and not thresholds.check_people:
+        return {}, set()
     with Session(ctx.engine) as session:
         new = list(session.exec(analysed(owner_id)).all())
         if not new:
-            return {}
+            return {}, set()
         found, known, _ = _gather(session, ctx, owner_id, new, lambda k: k.pixel_hash)
-        todo = [
-            p
-            for p, ev in found.items()
-            if _would_be_near(ev, thresholds)
-            and different_shots(known[p[0]].capture, known[p[1]].capture) is None
-            and not _verified_before(session, p)
-        ]
+        near = {p for p, ev in found.items() if _would_be_near(ev, thresholds)}
+        earlier = {p: _stored_verdict(session, p) for p in near}
+    todo = [
+        p
+        for p in sorted(near)
+        if verify
+        and different_shots(known[p[0]].capture, known[p[1]].capture) is None
+        and earlier[p] is None
+    ]
     prepared: dict[int, geometry.Prepared | None] = {}
     out: Verified = {}
     for a, b in todo:
@@ -288,12 +298,33 @@ def prepare_verification(ctx: AppContext, owner_id: int) -> Verified:
         pa, pb = prepared[a], prepared[b]
         if pa is not None and pb is not None:
             out[(a, b)] = geometry.verify(pa, pb)
-    return out
+    if not thresholds.check_people:
+        return out, set()
+    people: set[int] = set()
+    for p, ev in found.items():
+        verdict = out[p].verdict.value if p in out else earlier.get(p)
+        evidence = Evidence(
+            ev.identical,
+            ev.hash_distance,
+            ev.copy,
+            ev.semantic,
+            other_shot=p in near
+            and (
+                verdict == geometry.Verdict.OTHER_SHOT.value
+                or different_shots(known[p[0]].capture, known[p[1]].capture) is not None
+            ),
+            different=p in near and verdict == geometry.Verdict.DIFFERENT.value,
+            seconds_apart=seconds_apart(known[p[0]].capture, known[p[1]].capture),
+        )
+        if classify(evidence, thresholds) == Tier.SIMILAR:
+            people.update(p)
+    return out, people
 
 
-def _verified_before(session: Session, key: tuple[int, int]) -> bool:
+def _stored_verdict(session: Session, key: tuple[int, int]) -> str | None:
+    """The verdict of a pair verified in an earlier run, if any."""
     stored = session.get(ImagePair, key)
-    return stored is not None and stored.verdict is not None
+    return stored.verdict if stored is not None else None
 
 
 def _prepare_picture(

@@ -8,7 +8,7 @@ from backend.services.grouping.compare import BATCH, analysed, compare, prepare_
 from backend.services.grouping.marks import take_marks
 from backend.services.grouping.regroup import regroup
 from backend.services.job_queue import enqueue_job
-from backend.services.pipeline import GROUP
+from backend.services.pipeline import DETECT, GROUP
 
 
 def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
@@ -25,3 +25,11 @@ def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
             regroup(session, owner_id, changed)
         if len(new) == BATCH:  # more are waiting: the next batch, once this one committed
             enqueue_job(session, GROUP, owner_id=owner_id)
+        if new and _tags_wanted(ctx):  # the groups are ready: now the tags, in the background
+            enqueue_job(session, DETECT, owner_id=owner_id)
+
+
+def _tags_wanted(ctx: AppContext) -> bool:
+    from backend.services.features.detect_objects import tags_wanted
+
+    return tags_wanted(ctx)

@@ -17,6 +17,7 @@ from backend.services.context import AppContext
 from backend.services.pipeline import (
     BACKFILL,
     DELETE_BLOBS,
+    DETECT,
     EXTRACT,
     FETCH,
     GROUP,
@@ -108,6 +109,7 @@ TASKS = build_registry(
             on_give_up=f"{_FEATURES}.analyse_models:give_up_on_models",
         ),
         TaskSpec(BACKFILL, f"{_FEATURES}.analyse_models:run_backfill", queue="model", dedupe=True),
+        TaskSpec(DETECT, f"{_FEATURES}.detect_objects:fill_tags", queue="model", dedupe=True),
         TaskSpec(
             GROUP,
             "backend.services.grouping.task:update_owner_groups",

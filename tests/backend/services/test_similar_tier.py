@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlmodel import Session, select
 
 from backend.ml.clip import ClipImageEncoder
 from backend.ml.images import rgb_array
+from backend.models import Image
 from tests.helpers import photos
 from tests.helpers.app import API, MODELS_ON, Person, make_settings, service
 from tests.helpers.tiny_clip import write_tiny_clip
@@ -30,18 +32,29 @@ def _clip_similarities(
     }
 
 
-def test_clip_serves_the_similar_tier(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    write_tiny_clip(data / "models", CLIP, seed=3)
-    files = [
+def _skimage_files() -> list[tuple[str, bytes]]:
+    return [
         (name.split(".")[0] + ".jpg", photos.jpeg(photos.skimage_photo(name)))
         for name in photos.SKIMAGE
     ]
-    sims = _clip_similarities(data / "models", files)
+
+
+def _best_pair(
+    models_dir: Path, files: list[tuple[str, bytes]]
+) -> tuple[dict[tuple[str, str], float], tuple[str, str], float]:
+    """CLIP's similarities, its best pair, and a threshold that only that pair passes."""
+    sims = _clip_similarities(models_dir, files)
     ranked = sorted(sims, key=sims.__getitem__, reverse=True)
     best, runner_up = ranked[0], ranked[1]
     assert sims[best] - sims[runner_up] > 0.002, "the tiny model must separate its best pair"
-    threshold = (sims[best] + sims[runner_up]) / 2
+    return sims, best, (sims[best] + sims[runner_up]) / 2
+
+
+def test_clip_serves_the_similar_tier(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_tiny_clip(data / "models", CLIP, seed=3)
+    files = _skimage_files()
+    sims, best, threshold = _best_pair(data / "models", files)
     settings = make_settings(
         data,
         **{
@@ -100,3 +113,38 @@ def test_different_people_counts_are_not_the_same_shot(tmp_path: Path, check: bo
         else:
             (group,) = groups
             assert group["tier"] == "similar"
+
+
+def test_only_the_people_checks_images_meet_the_detector_when_no_tags_are_wanted(
+    tmp_path: Path,
+) -> None:
+    """DUPFINDER_OBJECT_TAGS=candidates (a scan's choice): the detector looks at the images of
+    the pairs that may end similar, before grouping, and at nothing else."""
+    data = tmp_path / "data"
+    write_tiny_clip(data / "models", CLIP, seed=3)
+    files = [
+        ("bus.jpg", photos.yolo_sample("bus.jpg")),
+        ("zidane.jpg", photos.yolo_sample("zidane.jpg")),
+    ] + _skimage_files()
+    _, best, threshold = _best_pair(data / "models", files)
+    settings = make_settings(
+        data,
+        **{
+            **MODELS_ON,
+            "DUPFINDER_CLIP_MODEL": CLIP,
+            # Only the best pair may be "similar": the people check asks about its two images.
+            "DUPFINDER_SIMILAR_CLIP_SIMILARITY": threshold,
+            "DUPFINDER_OBJECT_TAGS": "candidates",
+        },
+    )
+    with service(settings) as (client, runtime):
+        person = Person.sign_up(client, runtime, "few@example.com")
+        ids = person.ids(person.upload(files))
+        assert person.groups("near") == [] and person.groups("exact") == []
+        with Session(runtime.ctx.engine) as session:
+            looked = {
+                image_id
+                for image_id, model in session.exec(select(Image.id, Image.objects_model))
+                if model is not None
+            }
+        assert looked == {ids[best[0]], ids[best[1]]}

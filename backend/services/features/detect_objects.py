@@ -1,0 +1,137 @@
+"""Objects in photos (YOLO), run where their answer is used.
+
+The detector is a third of a scan's work (bench/RESULTS.md, "Speed vs immaculate"), and its
+answer is used twice: the similar tier's people check (a group photo and a portrait taken there
+are not "the same shot") needs the persons in the images of pairs that may end up similar, and
+tags filter groups in the web UI. So grouping asks for the first, for those images only, before
+it takes the owner's lock (``detect``); the tags of every other image are filled afterwards by
+the ``objects.detect`` task (``fill_tags``) on the model queue, sent once the images are grouped,
+so the groups never wait for them. A scan shows no tags and skips the fill
+(``DUPFINDER_OBJECT_TAGS``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from backend.core.decode import decode_reduced
+from backend.ml.base import RGBImage
+from backend.ml.images import rgb_array
+from backend.ml.yolo import Detection
+from backend.models import Image, ImageObject, ImageState
+from backend.services.context import AppContext
+from backend.services.features.analyse_models import BATCH, DECODE_SIDE, run_model
+from backend.services.pipeline import DETECT
+from backend.services.storage.blobstore import BlobNotFound
+
+log = logging.getLogger(__name__)
+
+
+def _not_looked_at(identity: str) -> sa.ColumnElement[bool]:
+    return sa.or_(col(Image.objects_model).is_(None), col(Image.objects_model) != identity)
+
+
+def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int:
+    """Run the detector on those of the owner's ``image_ids`` that the current detector has
+    not looked at, and store what it finds. Returns how many images it looked at."""
+    detector = ctx.ml.detector
+    ids = sorted(set(image_ids))
+    if detector is None or not ids:
+        return 0
+    with Session(ctx.engine) as session:
+        todo = session.exec(
+            select(Image.id, Image.storage_key).where(
+                col(Image.id).in_(ids),
+                Image.owner_id == owner_id,
+                _not_looked_at(detector.identity),
+            )
+        ).all()
+    looked = 0
+    for start in range(0, len(todo), BATCH):
+        pixels: dict[int, RGBImage] = {}
+        for image_id, key in todo[start : start + BATCH]:
+            assert image_id is not None
+            try:
+                _, picture = decode_reduced(
+                    ctx.store.get(key), DECODE_SIDE, ctx.settings.decode_limits
+                )
+            except (BlobNotFound, OSError, ValueError) as exc:
+                log.warning("image %s: no objects detected, undecodable (%r)", image_id, exc)
+                continue
+            pixels[image_id] = rgb_array(picture)
+        found = run_model(detector, list(pixels.values()))
+        if found is None:
+            return looked  # the detector cannot run: the backfill tries again after a restart
+        objects = {i: f for i, f in zip(pixels, found, strict=True) if f is not None}
+        with ctx.session(write=True) as session:
+            store_objects(session, owner_id, detector.identity, objects)
+        looked += len(objects)
+    return looked
+
+
+def store_objects(
+    session: Session, owner_id: int, detector: str, objects: dict[int, list[Detection]]
+) -> None:
+    """One detector's rows per image: a new detector's results replace the old ones. Images
+    deleted meanwhile are left out."""
+    present = set(
+        session.exec(
+            select(Image.id).where(col(Image.id).in_(list(objects)), Image.owner_id == owner_id)
+        ).all()
+    )
+    detected = [i for i in objects if i in present]
+    if not detected:
+        return
+    session.execute(sa.delete(ImageObject).where(col(ImageObject.image_id).in_(detected)))
+    session.add_all(
+        ImageObject(
+            image_id=image_id,
+            owner_id=owner_id,
+            model_name=detector,
+            label=d.label,
+            confidence=round(d.confidence, 4),
+            x0=d.box[0],
+            y0=d.box[1],
+            x1=d.box[2],
+            y1=d.box[3],
+        )
+        for image_id in detected
+        for d in objects[image_id]
+    )
+    session.execute(
+        sa.update(Image).where(col(Image.id).in_(detected)).values(objects_model=detector)
+    )
+
+
+def fill_tags(ctx: AppContext, owner_id: int, after: int = 0) -> None:
+    """Task: the tags of the owner's grouped images (ids past ``after``) that the current
+    detector has not looked at, a batch per run; the next batch is sent once this one is
+    stored (past it, so a picture the detector cannot read never holds the others back)."""
+    detector = ctx.ml.detector
+    if detector is None:
+        return
+    with Session(ctx.engine) as session:
+        ids = session.exec(
+            select(Image.id)
+            .where(
+                Image.owner_id == owner_id,
+                Image.state == ImageState.READY,
+                col(Image.id) > after,
+                _not_looked_at(detector.identity),
+            )
+            .order_by(col(Image.id))
+            .limit(BATCH)
+        ).all()
+    wanted = [i for i in ids if i is not None]
+    detect(ctx, owner_id, wanted)
+    if len(wanted) == BATCH:  # stored and committed: send the next batch now
+        ctx.jobs.enqueue(DETECT, owner_id=owner_id, after=wanted[-1])
+
+
+def tags_wanted(ctx: AppContext) -> bool:
+    """Whether every image gets its tags (not only the images the people check needs)."""
+    return ctx.ml.detector is not None and ctx.settings.object_tags != "candidates"
