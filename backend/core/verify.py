@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import cv2
 import numpy as np
@@ -186,33 +187,47 @@ def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
     margin = 4  # the outermost pixels: where a border or a frame bleeds in through the blur
     ys = np.linspace(margin, h - margin, GRID + 1).astype(int)
     xs = np.linspace(margin, w - margin, GRID + 1).astype(int)
+    # Every cell's sums at once (reduceat over the rows, then the columns), not cell by cell.
+    region = (slice(ys[0], ys[-1]), slice(xs[0], xs[-1]))
+    rows, cols = ys[:-1] - ys[0], xs[:-1] - xs[0]
+    area = np.outer(np.diff(ys), np.diff(xs)).astype(np.float64)
+    ra, rb = fa[region], warped[region]
+
+    def cell_means(values: NDArray[Any]) -> NDArray[np.float64]:
+        by_rows = np.add.reduceat(values, rows, axis=0, dtype=np.float64)
+        return np.asarray(np.add.reduceat(by_rows, cols, axis=1) / area)
+
+    covered = cell_means(valid[region].astype(np.float32))
+    mean_a, mean_b = cell_means(ra), cell_means(rb)
+    var_a = np.maximum(cell_means(ra * ra) - mean_a**2, 0.0)
+    var_b = np.maximum(cell_means(rb * rb) - mean_b**2, 0.0)
+    cov = cell_means(ra * rb) - mean_a * mean_b
+    std_a, std_b = np.sqrt(var_a), np.sqrt(var_b)
     state = np.zeros((GRID, GRID), np.int8)  # 1 explained, -1 not, 0 says nothing
     means: list[tuple[float, float]] = []  # (a, b) mean of every shared cell
     flat: list[tuple[int, int, float, float]] = []
     for i in range(GRID):
         for j in range(GRID):
-            sl = (slice(ys[i], ys[i + 1]), slice(xs[j], xs[j + 1]))
-            if valid[sl].mean() < CELL_MIN_VALID:
+            if covered[i, j] < CELL_MIN_VALID:
                 continue
-            ca, cb = fa[sl], warped[sl]
-            sa, sb = float(ca.std()), float(cb.std())
-            means.append((float(ca.mean()), float(cb.mean())))
+            sa, sb = float(std_a[i, j]), float(std_b[i, j])
+            means.append((float(mean_a[i, j]), float(mean_b[i, j])))
             if sa < CELL_MIN_STD and sb < CELL_MIN_STD:
                 flat.append((i, j, *means[-1]))  # no texture: judged on its tone below
                 continue
             if sa < 1e-3 or sb < 1e-3:
                 state[i, j] = -1  # texture on one side only: something was drawn or moved
                 continue
-            ncc = float(((ca - ca.mean()) * (cb - cb.mean())).mean() / (sa * sb))
+            ncc = float(cov[i, j]) / (sa * sb)
             state[i, j] = 1 if ncc >= CELL_NCC else -1
     if flat and len(means) >= 8:
         # One tone curve (a quadratic of the grey level) for the whole picture: a copy's flat
         # areas follow it, two different pictures' do not.
         ma, mb = np.array(means).T
         curve = np.polyfit(mb, ma, 2 if np.ptp(mb) > 8 else 0)
-        for i, j, a_mean, b_mean in flat:
-            fitted = float(np.polyval(curve, b_mean))
-            state[i, j] = 1 if abs(a_mean - fitted) <= FLAT_TOLERANCE else -1
+        fi, fj, fa_mean, fb_mean = (np.array(column) for column in zip(*flat, strict=True))
+        follows = np.abs(fa_mean - np.polyval(curve, fb_mean)) <= FLAT_TOLERANCE
+        state[fi.astype(int), fj.astype(int)] = np.where(follows, 1, -1)
     good, bad = int((state == 1).sum()), int((state == -1).sum())
     cells = good + bad
     if cells == 0:
