@@ -77,6 +77,8 @@ class Verification:
     method: str  # "keypoints", "keypoints, mirrored", "rescaled" or "none"
 
     def explanation(self) -> str:
+        if self.method == THROUGH_COPIES:
+            return "both are verified copies of one photograph"
         if self.verdict == Verdict.DIFFERENT and not self.cells:
             return "different pictures: no detail of one is found in the other"
         if self.explained is None:
@@ -89,6 +91,15 @@ class Verification:
         if self.verdict == Verdict.DIFFERENT:
             return f"different pictures: one transform explains only {pct} % of the picture"
         return f"could not be verified (one transform explains {pct} % of too little detail)"
+
+
+THROUGH_COPIES = "through copies"  # the method of a pair joined through verified copies
+
+
+def through_copies() -> Verification:
+    """The verification of two pictures that each verified as a copy of one photograph
+    (directly or through other copies): a copy, by the same transforms composed."""
+    return Verification(Verdict.COPY, None, None, None, 0, THROUGH_COPIES)
 
 
 @dataclass

@@ -159,24 +159,42 @@ def analysed(owner_id: int) -> SelectOfScalar[Image]:
     )
 
 
-def prepare_pixel_digests(ctx: AppContext, owner_id: int) -> Verified:
+@dataclass(frozen=True)
+class Batch:
+    """What was prepared before the lock: for which of the waiting images, and the pairs
+    verified. The locked phase compares those images only (later arrivals wait for the next
+    run, which prepares them): nothing is decoded or verified under the lock."""
+
+    image_ids: frozenset[int]
+    verified: Verified
+
+
+def prepare_pixel_digests(ctx: AppContext, owner_id: int) -> Batch:
     """Decode at full size, before any lock is taken, the images whose pixels the comparison
     will need; the locked phase then finds their digests stored (and stays short). Then verify
     the pairs that would be near (``prepare_verification``) and detect the people in the
     images of pairs that may end similar (the people check asks for them)."""
-    _prepare_digests(ctx, owner_id)
-    verified, people = prepare_verification(ctx, owner_id)
+    with Session(ctx.engine) as session:
+        ids = frozenset(i.id for i in session.exec(analysed(owner_id)).all() if i.id is not None)
+    if not ids:
+        return Batch(ids, {})
+    _prepare_digests(ctx, owner_id, ids)
+    verified, people = prepare_verification(ctx, owner_id, ids)
     if people:
         from backend.services.features.detect_objects import detect  # loads the detector
 
         detect(ctx, owner_id, people)
-    return verified
+    return Batch(ids, verified)
 
 
-def _prepare_digests(ctx: AppContext, owner_id: int) -> None:
+def _waiting(session: Session, owner_id: int, ids: frozenset[int]) -> list[Image]:
+    return [i for i in session.exec(analysed(owner_id)).all() if i.id in ids]
+
+
+def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> None:
     todo: dict[int, _Known] = {}
     with Session(ctx.engine) as session:
-        new = list(session.exec(analysed(owner_id)).all())
+        new = _waiting(session, owner_id, ids)
         if not new:
             return
         library = ctx.hash_libraries.of(owner_id)
@@ -267,7 +285,9 @@ def _would_be_near(ev: _Pair, t: Thresholds) -> bool:
     return classify(Evidence(False, ev.hash_distance, ev.copy), t) == Tier.NEAR
 
 
-def prepare_verification(ctx: AppContext, owner_id: int) -> tuple[Verified, set[int]]:
+def prepare_verification(
+    ctx: AppContext, owner_id: int, ids: frozenset[int]
+) -> tuple[Verified, set[int]]:
     """Verify, before any lock is taken, the pairs of the waiting images that would be near;
     each picture is decoded once at a reduced size, however many pairs it is in. Also says
     which images the people check will ask about: those of the pairs that may end similar."""
@@ -276,28 +296,26 @@ def prepare_verification(ctx: AppContext, owner_id: int) -> tuple[Verified, set[
     if not verify and not thresholds.check_people:
         return {}, set()
     with Session(ctx.engine) as session:
-        new = list(session.exec(analysed(owner_id)).all())
+        new = _waiting(session, owner_id, ids)
         if not new:
             return {}, set()
         found, known, _ = _gather(session, ctx, owner_id, new, lambda k: k.pixel_hash)
         near = {p for p, ev in found.items() if _would_be_near(ev, thresholds)}
         earlier = {p: _stored_verdict(session, p) for p in near}
+        involved = {i for p in near for i in p}
+        # Pictures already known to be one photograph: identical, or a stored copy pair.
+        same = [p for p, ev in found.items() if ev.identical and set(p) <= involved]
+        same += _stored_copies(session, owner_id, involved) if verify else []
     todo = [
         p
-        for p in sorted(near)
+        for p in near
         if verify
         and different_shots(known[p[0]].capture, known[p[1]].capture) is None
         and earlier[p] is None
     ]
-    prepared: dict[int, geometry.Prepared | None] = {}
-    out: Verified = {}
-    for a, b in todo:
-        for i in (a, b):
-            if i not in prepared:
-                prepared[i] = _prepare_picture(ctx.store, known[i], ctx.settings.decode_limits)
-        pa, pb = prepared[a], prepared[b]
-        if pa is not None and pb is not None:
-            out[(a, b)] = geometry.verify(pa, pb)
+    # Strongest evidence first, so the pairs that join a family are its clearest ones.
+    todo.sort(key=lambda p: (found[p].hash_distance or 64, -(found[p].copy or 0.0), p))
+    out = _verify_pairs(ctx, known, todo, same)
     if not thresholds.check_people:
         return out, set()
     people: set[int] = set()
@@ -319,6 +337,57 @@ def prepare_verification(ctx: AppContext, owner_id: int) -> tuple[Verified, set[
         if classify(evidence, thresholds) == Tier.SIMILAR:
             people.update(p)
     return out, people
+
+
+def _verify_pairs(
+    ctx: AppContext,
+    known: dict[int, _Known],
+    todo: list[tuple[int, int]],
+    same: list[tuple[int, int]],
+) -> Verified:
+    """Verify ``todo`` in order. Two pictures that verified copies (or ``same``, pictures
+    already known to be one photograph) have joined are copies of that one photograph: such a
+    pair is not verified again (a family of n copies costs n - 1 verifications, not n(n-1)/2;
+    the groups join them through the others anyway)."""
+    root: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while root.get(x, x) != x:
+            x = root[x]
+        return x
+
+    for a, b in same:
+        root[find(a)] = find(b)
+    prepared: dict[int, geometry.Prepared | None] = {}
+    out: Verified = {}
+    for a, b in todo:
+        if find(a) == find(b):
+            out[(a, b)] = geometry.through_copies()
+            continue
+        for i in (a, b):
+            if i not in prepared:
+                prepared[i] = _prepare_picture(ctx.store, known[i], ctx.settings.decode_limits)
+        pa, pb = prepared[a], prepared[b]
+        if pa is not None and pb is not None:
+            out[(a, b)] = found = geometry.verify(pa, pb)
+            if found.verdict == geometry.Verdict.COPY:
+                root[find(a)] = find(b)
+    return out
+
+
+def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple[int, int]]:
+    """The owner's stored pairs among ``ids`` judged one photograph (exact or near)."""
+    if not ids:
+        return []
+    rows = session.exec(
+        select(ImagePair.image_a, ImagePair.image_b).where(
+            ImagePair.owner_id == owner_id,
+            col(ImagePair.image_a).in_(ids),
+            col(ImagePair.image_b).in_(ids),
+            col(ImagePair.tier).in_([Tier.EXACT, Tier.NEAR]),
+        )
+    ).all()
+    return [(a, b) for a, b in rows]
 
 
 def _stored_verdict(session: Session, key: tuple[int, int]) -> str | None:

@@ -14,16 +14,19 @@ from backend.services.pipeline import DETECT, GROUP
 def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
     """Compare the owner's analysed images with their library, then rebuild the groups of the
     components that the new pairs and the marked images (deletions, decisions) touch."""
-    verified = prepare_pixel_digests(ctx, owner_id)  # before the lock: decoding is slow
+    batch = prepare_pixel_digests(ctx, owner_id)  # before the lock: decoding is slow
     with ctx.session(write=True) as session:
         lock_owner(session, owner_id)  # one grouping per owner at a time, on any machine
         changed = take_marks(session, owner_id)
-        new = session.exec(analysed(owner_id)).all()
+        waiting = session.exec(analysed(owner_id)).all()
+        new = [image for image in waiting if image.id in batch.image_ids]
         if new:
-            changed |= compare(session, ctx, owner_id, list(new), verified)
+            changed |= compare(session, ctx, owner_id, new, batch.verified)
         if changed:
             regroup(session, owner_id, changed)
-        if len(new) == BATCH:  # more are waiting: the next batch, once this one committed
+        if len(waiting) == BATCH or len(new) < len(waiting):
+            # More are waiting (arrived after the prepare, or past the batch): the next run
+            # takes them, once this one committed.
             enqueue_job(session, GROUP, owner_id=owner_id)
         if new and _tags_wanted(ctx):  # the groups are ready: now the tags, in the background
             enqueue_job(session, DETECT, owner_id=owner_id)

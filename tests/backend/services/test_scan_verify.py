@@ -73,3 +73,31 @@ def test_exif_says_two_shots(tmp_path: Path) -> None:
     (group,) = out["groups"]  # type: ignore[misc]
     assert group["bytes_freed"] == 0 and group["suggested_action"].startswith("pick the best")
     assert group["decided_by"] == ["taken 0.4 s apart"]
+
+
+def test_a_family_of_copies_costs_one_verification_per_copy(tmp_path: Path) -> None:
+    """Four pictures of one photograph are six would-be near pairs; three verifications join
+    them, and the other three pairs are copies through them (the same near group)."""
+    photo = skimage_photo("astronaut.png")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    files = {
+        "original.jpg": jpeg(photo, 95),
+        "small.jpg": jpeg(photo.resize((photo.width // 2, photo.height // 2)), 85),
+        "recompressed.jpg": jpeg(photo, 40),
+        "mirrored.jpg": jpeg(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 90),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    runtime = build_runtime(make_settings(tmp_path / "state"))
+    try:
+        report = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
+        with Session(runtime.ctx.engine) as session:
+            pairs = session.exec(select(ImagePair)).all()
+    finally:
+        runtime.close()
+    assert report.as_json()["near"] == [sorted(str(folder / name) for name in files)]
+    assert len(pairs) == 6 and {p.verdict for p in pairs} == {"copy"}
+    verified = [p for p in pairs if p.explained is not None]
+    through = [p for p in pairs if p.decided_by == "both are verified copies of one photograph"]
+    assert len(verified) == 3 and len(through) == 3
