@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from sqlmodel import Session, select
@@ -18,26 +19,31 @@ from tests.helpers.images import camera_exif
 from tests.helpers.photos import jpeg, skimage_photo
 
 
-def test_stereo_pair_is_not_near(tmp_path: Path) -> None:
-    left, right = skimage_photo("motorcycle_left.png"), skimage_photo("motorcycle_right.png")
+def _scan(tmp_path: Path, files: dict[str, bytes]) -> tuple[dict[str, Any], list[ImagePair]]:
+    """Scan a folder of these files: the scan's JSON and the pairs stored."""
     folder = tmp_path / "photos"
     folder.mkdir()
-    files = {
-        "left.jpg": jpeg(left, 92),
-        "left-small.jpg": jpeg(left.resize((left.width // 2, left.height // 2)), 80),
-        "right.jpg": jpeg(right, 92),
-    }
     for name, data in files.items():
         (folder / name).write_bytes(data)
     runtime = build_runtime(make_settings(tmp_path / "state"))
     try:
         report = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
         with Session(runtime.ctx.engine) as session:
-            pairs = session.exec(select(ImagePair)).all()
+            pairs = list(session.exec(select(ImagePair)).all())
     finally:
         runtime.close()
-    out = report.as_json()
-    paths = {name: str(folder / name) for name in files}
+    return report.as_json(), pairs
+
+
+def test_stereo_pair_is_not_near(tmp_path: Path) -> None:
+    left, right = skimage_photo("motorcycle_left.png"), skimage_photo("motorcycle_right.png")
+    files = {
+        "left.jpg": jpeg(left, 92),
+        "left-small.jpg": jpeg(left.resize((left.width // 2, left.height // 2)), 80),
+        "right.jpg": jpeg(right, 92),
+    }
+    out, pairs = _scan(tmp_path, files)
+    paths = {name: str(tmp_path / "photos" / name) for name in files}
     assert out["near"] == [sorted([paths["left.jpg"], paths["left-small.jpg"]])], json.dumps(out)
     assert out["similar"] == [sorted(paths.values())]
     verdicts = sorted(p.verdict or "" for p in pairs)
@@ -79,24 +85,14 @@ def test_a_family_of_copies_costs_one_verification_per_copy(tmp_path: Path) -> N
     """Four pictures of one photograph are six would-be near pairs; three verifications join
     them, and the other three pairs are copies through them (the same near group)."""
     photo = skimage_photo("astronaut.png")
-    folder = tmp_path / "photos"
-    folder.mkdir()
     files = {
         "original.jpg": jpeg(photo, 95),
         "small.jpg": jpeg(photo.resize((photo.width // 2, photo.height // 2)), 85),
         "recompressed.jpg": jpeg(photo, 40),
         "mirrored.jpg": jpeg(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 90),
     }
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    runtime = build_runtime(make_settings(tmp_path / "state"))
-    try:
-        report = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
-        with Session(runtime.ctx.engine) as session:
-            pairs = session.exec(select(ImagePair)).all()
-    finally:
-        runtime.close()
-    assert report.as_json()["near"] == [sorted(str(folder / name) for name in files)]
+    out, pairs = _scan(tmp_path, files)
+    assert out["near"] == [sorted(str(tmp_path / "photos" / name) for name in files)]
     assert len(pairs) == 6 and {p.verdict for p in pairs} == {"copy"}
     verified = [p for p in pairs if p.explained is not None]
     through = [p for p in pairs if p.decided_by == "both are verified copies of one photograph"]
