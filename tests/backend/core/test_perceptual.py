@@ -123,3 +123,20 @@ class TestCodes:
 
     def test_hamming(self) -> None:
         assert hamming(0b1011, 0b0001) == 2 and hamming(5, 5) == 0
+
+
+def test_the_dct_is_scipys_and_a_flat_picture_hashes_the_same_every_time() -> None:
+    """The low DCT block, two small matrix products, gives SciPy's orthonormal DCT-II to
+    rounding (and so the same hashes); a flat picture's coefficients are exactly 0."""
+    from scipy.fft import dctn
+
+    from backend.core import perceptual
+
+    for seed in range(12):
+        grey = np.asarray(img.photo(seed, (400, 300)).convert("L"), dtype=np.float32)
+        grid = perceptual._grid(perceptual.trim_border(grey))
+        ours = perceptual.dihedral_blocks(grey)[0]
+        np.testing.assert_allclose(ours, dctn(grid, type=2, norm="ortho")[:8, :8], atol=1e-8)
+    flat = np.full((300, 400), 128, dtype=np.float32)
+    assert perceptual.phash_variants(flat) == perceptual.phash_variants(flat.copy())
+    assert np.count_nonzero(perceptual.dihedral_blocks(flat)[0]) == 1  # the mean only
