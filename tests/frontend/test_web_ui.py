@@ -186,9 +186,18 @@ def test_models_show_tags_explanations_and_filter(
     page.set_input_files("#files", paths)
     page.click("#upload")
     wait_text(page, "#upload-message", r"^Analysed 4 of 4", timeout=90)
-    page.click("#tiers button[data-tier=near]")
-    until(page, "document.querySelectorAll('.group').length === 2")
-    text = " ".join(g.text_content() or "" for g in page.query_selector_all(".group"))
+    # Object tags are filled after grouping (objects.detect), so a page loaded as soon as the
+    # groups exist may not show them yet; a reload a moment later does.
+    deadline = time.monotonic() + 60
+    while True:
+        page.click("#tiers button[data-tier=near]")
+        until(page, "document.querySelectorAll('.group').length === 2")
+        text = " ".join(g.text_content() or "" for g in page.query_selector_all(".group"))
+        if "Shows: " in text or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+        page.reload()
+        page.wait_for_selector("#app:not([hidden])")
     assert "copy-detection similarity" in text and "Shows: " in text
 
     page.fill("#object-filter", "bus")
