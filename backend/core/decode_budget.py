@@ -12,13 +12,17 @@ shared with them (``MemoryGate.share``): the budget then holds for the whole ser
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
+import fcntl
 import multiprocessing
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 # Bytes Pillow keeps per pixel for a mode (it pads RGB and two-band modes to four bytes).
@@ -30,6 +34,8 @@ _TRIM_FROM = 32 * 1024 * 1024
 # and serve later blocks from heaps it rarely shrinks ("RSS stays at 5.9 GB when idle").
 _MMAP_THRESHOLD = 1024 * 1024
 _M_MMAP_THRESHOLD = -3
+# How often a waiter looks at a budget shared across processes (a decode takes far longer).
+_LOOK_AGAIN = 0.02
 
 
 def pixel_bytes(mode: str, size: tuple[int, int]) -> int:
@@ -73,60 +79,74 @@ class MemoryGate:
 
     Holders are slots of (process id, bytes). In one process they are plain lists; ``share``
     puts them in shared memory for this process and the child processes that ``adopt`` the
-    handle, so decodes in several analysis processes count together. A holder whose process
-    died (a crash, the OOM killer) is released by the next one that looks."""
+    handle, so decodes in several analysis processes count together. Across processes the slots
+    are guarded by ``flock`` on a file, which the kernel releases when its holder dies, and a
+    waiter in another process looks again every few milliseconds: no lock or condition of
+    multiprocessing's, whose semaphores stay taken (and whose ``notify`` waits for ever) when a
+    process is killed inside them. A holder whose process died (a crash, the OOM killer) is
+    released by the next one that looks."""
 
     def __init__(self, slots: int = 64) -> None:
-        self._cond: Any = threading.Condition()
-        self._pids: Any = [0] * slots
-        self._bytes: Any = [0] * slots
+        self._local = threading.Condition()  # the threads of this process, one at a time
+        self._slots: tuple[Any, Any, int | None] = ([0] * slots, [0] * slots, None)
         self.peak = 0  # the most held at once seen by this process, for tests and benchmarks
-        self._handle: tuple[Any, Any, Any] | None = None
+        self._handle: tuple[str, Any, Any] | None = None
 
-    def share(self) -> tuple[Any, Any, Any]:
+    def share(self, directory: Path | None = None) -> tuple[str, Any, Any]:
         """Make the gate span this process and the children given the handle (a spawned
-        child gets it through its start arguments). Shared once: later calls, the same."""
+        child gets it through its start arguments). The lock file goes in ``directory``
+        (default: the system's temporary folder). Shared once: later calls, the same."""
         if self._handle is None:
             ctx = multiprocessing.get_context("spawn")
-            slots = len(self._pids)
-            shared = (ctx.Condition(), ctx.RawArray("q", slots), ctx.RawArray("q", slots))
-            with self._cond:  # whoever holds the local gate now releases into the old lists
-                self.adopt(shared)
+            slots = len(self._slots[0])
+            if directory is not None:
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, path = tempfile.mkstemp(prefix="decode-budget-", suffix=".lock", dir=directory)
+            os.close(fd)
+            atexit.register(_remove, path)
+            with self._local:  # whoever holds the local gate now releases into the old lists
+                self.adopt((path, ctx.RawArray("q", slots), ctx.RawArray("q", slots)))
         assert self._handle is not None
         return self._handle
 
-    def adopt(self, handle: tuple[Any, Any, Any]) -> None:
-        self._cond, self._pids, self._bytes = handle
+    def adopt(self, handle: tuple[str, Any, Any]) -> None:
+        path, pids, sizes = handle
+        self._slots = (pids, sizes, os.open(path, os.O_RDWR | os.O_CLOEXEC))
         self._handle = handle
 
     @property
     def used(self) -> int:
-        with self._cond:
-            return int(sum(self._bytes))
+        with self._local:
+            slots = self._slots
+            with _exclusive(slots[2]):
+                return int(sum(slots[1]))
 
     @contextmanager
     def hold(self, nbytes: int, capacity: int) -> Iterator[None]:
         ALLOCATOR.tune()
         nbytes = max(0, min(nbytes, capacity))
-        cond, pids, sizes = self._cond, self._pids, self._bytes  # released where taken
-        with cond:
+        with self._local:
             while True:
-                self._release_the_dead(pids, sizes)
-                used = int(sum(sizes))
-                slot = next((i for i, pid in enumerate(pids) if not pid), None)
-                if slot is not None and (not any(pids) or used + nbytes <= capacity):
-                    break
-                # A timeout, not only a notice: a holder that died never sends one.
-                cond.wait(timeout=1.0)
-            pids[slot] = os.getpid()
-            sizes[slot] = nbytes
+                pids, sizes, lock = self._slots  # released where taken
+                with _exclusive(lock):
+                    self._release_the_dead(pids, sizes)
+                    used = int(sum(sizes))
+                    slot = next((i for i, pid in enumerate(pids) if not pid), None)
+                    if slot is not None and (not any(pids) or used + nbytes <= capacity):
+                        pids[slot] = os.getpid()
+                        sizes[slot] = nbytes
+                        break
+                # A release in this process wakes the waiters at once; one in another process
+                # (or a holder that died) is seen at the next look.
+                self._local.wait(timeout=1.0 if lock is None else _LOOK_AGAIN)
             self.peak = max(self.peak, used + nbytes)
         try:
             yield
         finally:
-            with cond:
-                pids[slot] = sizes[slot] = 0
-                cond.notify_all()
+            with self._local:
+                with _exclusive(lock):
+                    pids[slot] = sizes[slot] = 0
+                self._local.notify_all()
             if nbytes >= _TRIM_FROM:
                 ALLOCATOR.trim()
 
@@ -136,6 +156,26 @@ class MemoryGate:
         for slot, pid in enumerate(pids):
             if pid and pid != me and not _alive(pid):
                 pids[slot] = sizes[slot] = 0
+
+
+@contextmanager
+def _exclusive(lock: int | None) -> Iterator[None]:
+    """The shared slots to this process alone (nothing to do when the gate is not shared)."""
+    if lock is None:
+        yield
+        return
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _alive(pid: int) -> bool:

@@ -4,6 +4,7 @@ their module path like the real ones; each leaves its traces in files the test r
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -47,3 +48,24 @@ def locked_twice(ctx: AppContext, marker: str) -> None:
 def broken(ctx: AppContext, marker: str) -> None:
     _attempt(marker)
     raise ValueError("not a picture this code understands")
+
+
+class _TwoPart(Exception):
+    """An exception pickle cannot rebuild (its constructor wants two arguments)."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def unpicklable(ctx: AppContext, marker: str) -> None:
+    _attempt(marker)
+    raise _TwoPart("a decoder", "gave up in a way of its own")
+
+
+def outlive(ctx: AppContext, marker: str, other: str) -> None:
+    """Run until the task writing ``other`` has been and gone (a sibling that dies)."""
+    _attempt(marker)
+    deadline = time.monotonic() + 30
+    while not Path(other).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the other child is dead by now

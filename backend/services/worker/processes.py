@@ -1,12 +1,14 @@
 """Embedded mode's analysis in child processes, so the service's own process keeps its GIL
 (and its cores, at a lower priority for the children) for the people using the API.
 
-Each queue that does heavy work (image work, models, grouping) gets its own pool of child
-processes: the model process keeps its models loaded, the grouping process its hash index.
+Each queue that does heavy work (image work, models, grouping) gets its own child processes:
+the model process keeps its models loaded, the grouping process its hash index. Every child is
+an executor of its own (one process, one task at a time), so a child that dies fails only the
+task it ran, never a sibling's.
 A child runs the same task functions as a Celery worker, with a context of its own; the jobs a
 task sends (after its commits) are handed back with its outcome and sent by the parent's
 ``EmbeddedWorker``, which keeps the queue, the retries and the progress reports. A child that
-dies (a decoder crash, the kernel's OOM killer) takes down only the task it ran: its pool is
+dies (a decoder crash, the kernel's OOM killer) takes down only the task it ran: the child is
 replaced and the task is retried, then given up with the reason, like any transient failure.
 """
 
@@ -22,6 +24,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any
 
 from backend.config import Settings
@@ -41,6 +44,11 @@ class ChildTaskError(Exception):
     def __init__(self, message: str, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+    def __reduce__(self) -> tuple[Any, tuple[str, bool]]:
+        # It travels from the child to the parent: pickle must rebuild it with both arguments
+        # (the default rebuilds from ``args``, the message alone, and fails in the parent).
+        return (ChildTaskError, (str(self), self.transient))
 
 
 @dataclass
@@ -127,7 +135,7 @@ def _portable(exc: Exception, transient: bool) -> BaseException:
 
 
 class AnalysisProcesses:
-    """Per queue, a pool of ``sizes[queue]`` child processes (started when first needed)."""
+    """Per queue, ``sizes[queue]`` child processes (each started when first needed)."""
 
     def __init__(
         self,
@@ -140,25 +148,32 @@ class AnalysisProcesses:
         self._registry = registry  # sent to each child: handlers go by module path
         self._sizes = sizes
         self._nice = nice
-        self._pools: dict[str, ProcessPoolExecutor] = {}
+        # One single-process executor per slot: a ProcessPoolExecutor whose process dies
+        # fails every task in flight in it, so children share no executor.
+        self._children: dict[tuple[str, int], ProcessPoolExecutor] = {}
+        self._free: dict[str, SimpleQueue[int]] = {}
+        for name, size in sizes.items():
+            self._free[name] = SimpleQueue()
+            for slot in range(size):
+                self._free[name].put(slot)
         self._lock = threading.Lock()
         self._closed = False
-        self._gate = GATE.share()
+        self._gate = GATE.share()  # its lock file: an empty one in the system temp folder
 
     @property
     def queues(self) -> frozenset[str]:
         return frozenset(self._sizes)
 
-    def _pool(self, queue: str) -> ProcessPoolExecutor:
+    def _child(self, key: tuple[str, int]) -> ProcessPoolExecutor:
         with self._lock:
             if self._closed:
                 raise ChildTaskError("the service is shutting down", transient=True)
-            pool = self._pools.get(queue)
-            if pool is None:
+            child = self._children.get(key)
+            if child is None:
                 # spawn, not fork: the service's process has threads (a fork copies their locks
                 # in whatever state they are) and an open database connection pool.
-                pool = self._pools[queue] = ProcessPoolExecutor(
-                    self._sizes[queue],
+                child = self._children[key] = ProcessPoolExecutor(
+                    1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_child,
                     initargs=(
@@ -169,41 +184,49 @@ class AnalysisProcesses:
                         self._gate,
                     ),
                 )
-            return pool
+            return child
 
     def run(self, queue: str, name: str, kwargs: dict[str, Any]) -> Outcome:
         """Run the task in one of the queue's children: the jobs it sent and how it ended."""
+        slot = self._free[queue].get()  # the worker runs no more threads per queue than slots
         try:
-            pool = self._pool(queue)
+            return self._run_in(queue, slot, name, kwargs)
+        finally:
+            self._free[queue].put(slot)
+
+    def _run_in(self, queue: str, slot: int, name: str, kwargs: dict[str, Any]) -> Outcome:
+        key = (queue, slot)
+        try:
+            child = self._child(key)
         except ChildTaskError as exc:
             return Outcome(error=exc)
         try:
-            outcome: Outcome = pool.submit(_run_in_child, name, kwargs).result()
+            outcome: Outcome = child.submit(_run_in_child, name, kwargs).result()
         except BrokenProcessPool as exc:
-            self._replace(queue, pool)
+            self._replace(key, child)
             reason = f"the analysis process stopped while running {name} ({exc})"
             return Outcome(error=ChildTaskError(reason, transient=True))
         except RuntimeError as exc:  # submitted while shutting down
             return Outcome(error=ChildTaskError(str(exc), transient=True))
         return outcome
 
-    def _replace(self, queue: str, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, key: tuple[str, int], broken: ProcessPoolExecutor) -> None:
         with self._lock:
-            if self._pools.get(queue) is broken:
-                del self._pools[queue]  # the next task starts a new pool
+            if self._children.get(key) is broken:
+                del self._children[key]  # the slot's next task starts a new child
         broken.shutdown(wait=False, cancel_futures=True)
 
     def pids(self) -> list[int]:
         """The children started and not yet ended (for the tests and benchmarks)."""
         with self._lock:
-            pools = list(self._pools.values())
-        children = [p for pool in pools for p in (pool._processes or {}).values()]
-        return sorted(p.pid for p in children if p.pid is not None and p.is_alive())
+            children = list(self._children.values())
+        processes = [p for child in children for p in (child._processes or {}).values()]
+        return sorted(p.pid for p in processes if p.pid is not None and p.is_alive())
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:
             self._closed = True
-            pools = list(self._pools.values())
-            self._pools.clear()
-        for pool in pools:
-            pool.shutdown(wait=wait, cancel_futures=not wait)
+            children = list(self._children.values())
+            self._children.clear()
+        for child in children:
+            child.shutdown(wait=wait, cancel_futures=not wait)

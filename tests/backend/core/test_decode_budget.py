@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.core import decode
+from backend.core import decode, decode_budget
 from backend.core.decode import DecodeLimits, ImageRejected, decode_full, decode_reduced, probe
 from backend.core.decode_budget import GATE, MemoryGate
 from backend.core.features import extract_features, pixel_digest
@@ -194,3 +194,87 @@ def test_a_shared_budget_spans_processes_and_a_dead_holder_gives_back_its_part()
     finally:
         child.kill()
         child.join()
+
+
+def _wait_for_a_part(handle: Any, nbytes: int, capacity: int, waiting: Any) -> None:
+    """A child process that waits for its part of a shared budget (and is killed waiting)."""
+    gate = MemoryGate()
+    gate.adopt(handle)
+    waiting.set()
+    with gate.hold(nbytes, capacity):
+        time.sleep(120)
+
+
+def _die_inside_the_lock(handle: Any, inside: Any) -> None:
+    """A child process that stops for ever in the middle of looking at the shared slots."""
+    gate = MemoryGate()
+    gate.adopt(handle)
+    with decode_budget._exclusive(gate._slots[2]):
+        inside.set()
+        time.sleep(120)
+
+
+def _in_time(action: Any, seconds: float = 10.0) -> bool:
+    """Whether ``action`` returns within ``seconds`` (run on a thread, so a hang fails)."""
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()
+
+
+def test_a_process_killed_while_waiting_for_the_budget_blocks_nobody(tmp_path: Path) -> None:
+    """A multiprocessing condition waits for ever in ``notify`` for a waiter that was killed;
+    the shared gate must not (the API process decodes through it too)."""
+    gate = MemoryGate()
+    ctx = multiprocessing.get_context("spawn")
+    waiting = ctx.Event()
+    handle = gate.share(tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_until_told() -> None:
+        with gate.hold(30 * MIB, 40 * MIB):
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold_until_told, daemon=True)
+    holder.start()
+    assert held.wait(10)
+    child = ctx.Process(target=_wait_for_a_part, args=(handle, 30 * MIB, 40 * MIB, waiting))
+    child.start()
+    try:
+        assert waiting.wait(60)
+        time.sleep(1.0)  # the child is inside its wait by now
+        assert gate.used == 30 * MIB
+    finally:
+        child.kill()
+        child.join()
+    release.set()
+    holder.join(10)
+    assert not holder.is_alive(), "giving back hung after a waiting process was killed"
+
+    def again() -> None:
+        with gate.hold(40 * MIB, 40 * MIB):
+            pass
+
+    assert _in_time(again), "the budget hung after a waiting process was killed"
+    assert gate.used == 0
+
+
+def test_a_process_killed_inside_the_budgets_lock_blocks_nobody(tmp_path: Path) -> None:
+    gate = MemoryGate()
+    ctx = multiprocessing.get_context("spawn")
+    inside = ctx.Event()
+    child = ctx.Process(target=_die_inside_the_lock, args=(gate.share(tmp_path), inside))
+    child.start()
+    try:
+        assert inside.wait(60)
+        child.kill()
+        child.join()
+    finally:
+        child.kill()
+
+    def take() -> None:
+        with gate.hold(10 * MIB, 40 * MIB):
+            pass
+
+    assert _in_time(take), "the budget stayed locked by a process that was killed"

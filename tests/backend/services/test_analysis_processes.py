@@ -24,7 +24,16 @@ REGISTRY = build_registry(
     list(TASKS.values())
     + [
         TaskSpec(f"test.{name}", f"{_CHILD}:{name}", queue="cpu", on_give_up=f"{__name__}:gave_up")
-        for name in ("record", "send_follow_up", "die_once", "always_die", "locked_twice", "broken")
+        for name in (
+            "record",
+            "send_follow_up",
+            "die_once",
+            "always_die",
+            "locked_twice",
+            "broken",
+            "unpicklable",
+            "outlive",
+        )
     ]
 )
 GAVE_UP: list[tuple[str, str]] = []
@@ -93,6 +102,28 @@ def test_a_child_that_always_dies_gives_up_with_the_reason(
     ((where, reason),) = GAVE_UP
     assert where == str(marker) and "the analysis process stopped" in reason
     assert worker.errors == 1
+
+
+def test_a_child_that_dies_fails_no_task_of_its_siblings(
+    worker: EmbeddedWorker, tmp_path: Path
+) -> None:
+    dies, lives = tmp_path / "dies", tmp_path / "lives"
+    worker.enqueue("test.outlive", marker=str(lives), other=str(dies))
+    worker.enqueue("test.die_once", marker=str(dies))
+    assert worker.wait_idle(60)
+    assert len(_runs(dies)) == 2  # the child that died: its task ran again
+    assert len(_runs(lives)) == 1  # its sibling in flight was not failed, nor run twice
+    assert worker.errors == 0
+
+
+def test_an_exception_pickle_cannot_carry_comes_back_in_words(
+    worker: EmbeddedWorker, tmp_path: Path
+) -> None:
+    GAVE_UP.clear()
+    marker = tmp_path / "odd"
+    assert len(_run(worker, "test.unpicklable", marker)) == 1  # a bug: not retried
+    assert worker.errors == 1
+    assert len(_run(worker, "test.record", tmp_path / "after")) == 1  # the child works on
 
 
 def test_a_transient_error_in_a_child_is_retried_and_a_lasting_one_is_not(
