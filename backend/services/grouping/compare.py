@@ -376,7 +376,9 @@ def _verify_pairs(
 
 
 def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple[int, int]]:
-    """The owner's stored pairs among ``ids`` judged one photograph (exact or near)."""
+    """The owner's stored pairs among ``ids`` proven one photograph: exact, or near and
+    verified a copy. A near pair that was never verified, or whose check could not decide,
+    joins nothing: the copies reached through it would be unproven."""
     if not ids:
         return []
     rows = session.exec(
@@ -384,7 +386,13 @@ def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple
             ImagePair.owner_id == owner_id,
             col(ImagePair.image_a).in_(ids),
             col(ImagePair.image_b).in_(ids),
-            col(ImagePair.tier).in_([Tier.EXACT, Tier.NEAR]),
+            sa.or_(
+                col(ImagePair.tier) == Tier.EXACT,
+                sa.and_(
+                    col(ImagePair.tier) == Tier.NEAR,
+                    col(ImagePair.verdict) == geometry.Verdict.COPY.value,
+                ),
+            ),
         )
     ).all()
     return [(a, b) for a, b in rows]

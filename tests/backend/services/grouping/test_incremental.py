@@ -12,11 +12,21 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, col, select
 
-from backend.models import DuplicateGroup, GroupStatus, Image, ImageState, RegroupMark
+from backend.core.grouping import Tier
+from backend.core.verify import Verdict
+from backend.models import (
+    DuplicateGroup,
+    GroupStatus,
+    Image,
+    ImagePair,
+    ImageState,
+    RegroupMark,
+)
 from backend.runtime import build_runtime
 from backend.services import decisions
 from backend.services.context import AppContext
 from backend.services.features.extract import extract_image_features
+from backend.services.grouping.compare import _stored_copies
 from backend.services.grouping.library import HashLibraries
 from backend.services.grouping.regroup import _Area
 from backend.services.grouping.task import update_owner_groups
@@ -224,3 +234,24 @@ def test_adding_one_image_costs_the_same_at_any_library_size(ctx: AppContext, ow
             select(sa.func.count()).select_from(Image).where(col(Image.state) == ImageState.READY)
         ).one()
     assert ready == 72
+
+
+def test_only_pairs_proven_one_photograph_make_copies_through_them(
+    ctx: AppContext, owner: int
+) -> None:
+    """Verification skips a pair whose pictures are joined through stored pairs: exact ones
+    and verified copies, never a near pair nobody verified or whose check could not decide."""
+    ids = add(ctx, owner, [(f"{n}.jpg", img.jpeg(900 + n, (120, 90))) for n in range(5)])
+    i = [ids[f"{n}.jpg"] for n in range(5)]
+    stored = [
+        (i[0], i[1], Tier.EXACT, None),
+        (i[1], i[2], Tier.NEAR, Verdict.COPY.value),
+        (i[2], i[3], Tier.NEAR, Verdict.UNDECIDED.value),
+        (i[3], i[4], Tier.NEAR, None),
+    ]
+    with ctx.session(write=True) as session:
+        for a, b, tier, verdict in stored:
+            session.add(ImagePair(owner_id=owner, image_a=a, image_b=b, tier=tier, verdict=verdict))
+    with Session(ctx.engine) as session:
+        assert sorted(_stored_copies(session, owner, set(i))) == [(i[0], i[1]), (i[1], i[2])]
+        assert _stored_copies(session, owner + 1, set(i)) == []  # another person's: none
