@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.core.decode import decode_reduced
-from backend.ml.base import RGBImage
+from backend.ml.base import ModelUnavailable, RGBImage
 from backend.ml.images import rgb_array
 from backend.ml.yolo import Detection
 from backend.models import Image, ImageObject, ImageState
@@ -35,13 +35,19 @@ def _not_looked_at(identity: str) -> sa.ColumnElement[bool]:
     return sa.or_(col(Image.objects_model).is_(None), col(Image.objects_model) != identity)
 
 
-def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int:
+def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | None:
     """Run the detector on those of the owner's ``image_ids`` that the current detector has
-    not looked at, and store what it finds. Returns how many images it looked at."""
+    not looked at, and store what it finds. Returns how many images it looked at; None when
+    the detector cannot run here (nothing is decoded for it then)."""
     detector = ctx.ml.detector
     ids = sorted(set(image_ids))
     if detector is None or not ids:
         return 0
+    try:
+        detector.load()  # before any picture is decoded for it
+    except ModelUnavailable as exc:
+        log.warning("no objects detected: %s", exc)
+        return None
     with Session(ctx.engine) as session:
         todo = session.exec(
             select(Image.id, Image.storage_key).where(
@@ -77,10 +83,18 @@ def store_objects(
     session: Session, owner_id: int, detector: str, objects: dict[int, list[Detection]]
 ) -> None:
     """One detector's rows per image: a new detector's results replace the old ones. Images
-    deleted meanwhile are left out."""
+    deleted meanwhile are left out, and so are images this detector's results were stored for
+    meanwhile: the rows are locked first, so two runs on one image (the people check and the
+    tags fill) never both insert (on PostgreSQL the second waits, then finds it done)."""
     present = set(
         session.exec(
-            select(Image.id).where(col(Image.id).in_(list(objects)), Image.owner_id == owner_id)
+            select(Image.id)
+            .where(
+                col(Image.id).in_(list(objects)),
+                Image.owner_id == owner_id,
+                _not_looked_at(detector),
+            )
+            .with_for_update()
         ).all()
     )
     detected = [i for i in objects if i in present]
@@ -127,7 +141,8 @@ def fill_tags(ctx: AppContext, owner_id: int, after: int = 0) -> None:
             .limit(BATCH)
         ).all()
     wanted = [i for i in ids if i is not None]
-    detect(ctx, owner_id, wanted)
+    if detect(ctx, owner_id, wanted) is None:
+        return  # the detector cannot run: the backfill sends this again after a restart
     if len(wanted) == BATCH:  # stored and committed: send the next batch now
         ctx.jobs.enqueue(DETECT, owner_id=owner_id, after=wanted[-1])
 
