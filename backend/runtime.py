@@ -68,7 +68,9 @@ def build_context(
             # Image work, models and grouping leave this process; fetching (network-bound)
             # stays on its threads.
             sizes = {"cpu": settings.threads, "model": 1, "grouping": 1}
-            processes = AnalysisProcesses(settings, TASKS, sizes, settings.analysis_nice)
+            processes = AnalysisProcesses(
+                settings, TASKS, make_context, sizes, settings.analysis_nice
+            )
         worker = EmbeddedWorker(
             TASKS,
             lambda jobs: make_context(settings, jobs, engine),

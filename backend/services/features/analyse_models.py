@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -20,17 +19,17 @@ from numpy.typing import NDArray
 from sqlmodel import Session, col, select
 
 from backend.core.decode import decode_reduced
-from backend.ml.base import Model, ModelUnavailable, RGBImage
+from backend.ml.base import RGBImage
 from backend.ml.images import rgb_array
 from backend.models import Image, ImageEmbedding, ImageState
 from backend.services.context import AppContext
+from backend.services.features.detect_objects import backfill_tags
+from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
 from backend.services.job_queue import enqueue_job
-from backend.services.pipeline import DETECT, MODELS, NEXT_STEP
+from backend.services.pipeline import MODELS, NEXT_STEP
 from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
-BATCH = 64  # images per task run: several model batches, one transaction
-DECODE_SIDE = 512  # every model looks at 416 px or less
 
 
 @dataclass
@@ -71,25 +70,6 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
                 }
 
     _store(ctx, owner_id, [i for i, _ in todo if i is not None], len(todo) == BATCH, results)
-
-
-def run_model[T](model: Model[T], arrays: list[RGBImage]) -> list[T | None] | None:
-    """One result per image; when the batch fails, image by image, so one bad picture (or a
-    passing fault) costs only its own result. None when the model cannot run at all."""
-    try:
-        return list(model.predict(arrays))
-    except Exception:
-        log.exception("model %s failed on a batch of %d images", model.identity, len(arrays))
-    out: list[T | None] = []
-    for array in arrays:
-        try:
-            out.append(model.predict([array])[0])
-        except ModelUnavailable:
-            return None  # not loadable: the backfill tries again after a restart
-        except Exception:  # this picture only
-            log.exception("model %s failed on one image", model.identity)
-            out.append(None)
-    return out
 
 
 def _store(ctx: AppContext, owner_id: int, ids: list[int], more: bool, results: _Results) -> None:
@@ -166,8 +146,8 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
     model was added or changed, or failed earlier), and send the tags still missing to the
     detector. Returns how many images were sent back to the models."""
     # Only models that load: a broken one would send every photo round again at each start.
-    vector_models = [m.identity for m in (ctx.ml.copy, ctx.ml.clip) if m is not None and _loads(m)]
-    _backfill_tags(ctx)
+    vector_models = [m.identity for m in (ctx.ml.copy, ctx.ml.clip) if m is not None and loads(m)]
+    backfill_tags(ctx)
     if not vector_models:
         return 0
     missing: sa.ColumnElement[bool] = sa.false()
@@ -192,39 +172,3 @@ def backfill(ctx: AppContext, limit: int = 10_000) -> int:
         for owner_id in sorted({r[1] for r in rows}):
             enqueue_job(session, MODELS, owner_id=owner_id)
     return len(rows)
-
-
-def _backfill_tags(ctx: AppContext) -> None:
-    """The owners with grouped images the current detector has not tagged: their fill task.
-    (The images stay where they are: tags never change a group.)"""
-    from backend.services.features.detect_objects import tags_wanted
-
-    detector = ctx.ml.detector
-    if not tags_wanted(ctx) or not _loads(detector):
-        return
-    assert detector is not None
-    with Session(ctx.engine) as session:
-        owners = session.exec(
-            select(Image.owner_id)
-            .where(
-                Image.state == ImageState.READY,
-                sa.or_(
-                    col(Image.objects_model).is_(None),
-                    col(Image.objects_model) != detector.identity,
-                ),
-            )
-            .distinct()
-        ).all()
-    for owner_id in sorted(owners):
-        ctx.jobs.enqueue(DETECT, owner_id=owner_id)
-
-
-def _loads(model: Model[Any] | None) -> bool:
-    if model is None:
-        return False
-    try:
-        model.load()
-    except Exception:
-        log.exception("model %s cannot be loaded; its results are not backfilled", model.name)
-        return False
-    return True

@@ -24,7 +24,7 @@ from backend.ml.images import rgb_array
 from backend.ml.yolo import Detection
 from backend.models import Image, ImageObject, ImageState
 from backend.services.context import AppContext
-from backend.services.features.analyse_models import BATCH, DECODE_SIDE, run_model
+from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
 from backend.services.pipeline import DETECT
 from backend.services.storage.blobstore import BlobNotFound
 
@@ -150,3 +150,20 @@ def fill_tags(ctx: AppContext, owner_id: int, after: int = 0) -> None:
 def tags_wanted(ctx: AppContext) -> bool:
     """Whether every image gets its tags (not only the images the people check needs)."""
     return ctx.ml.detector is not None and ctx.settings.object_tags != "candidates"
+
+
+def backfill_tags(ctx: AppContext) -> None:
+    """The owners with grouped images the current detector has not tagged: their fill task.
+    (The images stay where they are: tags never change a group.)"""
+    detector = ctx.ml.detector
+    if not tags_wanted(ctx) or not loads(detector):
+        return
+    assert detector is not None
+    with Session(ctx.engine) as session:
+        owners = session.exec(
+            select(Image.owner_id)
+            .where(Image.state == ImageState.READY, _not_looked_at(detector.identity))
+            .distinct()
+        ).all()
+    for owner_id in sorted(owners):
+        ctx.jobs.enqueue(DETECT, owner_id=owner_id)

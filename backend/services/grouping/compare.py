@@ -41,6 +41,7 @@ from backend.core.grouping import TIER_RANK, Tier, pair
 from backend.core.perceptual import hamming, to_unsigned, unpack_codes
 from backend.models import Image, ImageEmbedding, ImageObject, ImagePair, ImageState
 from backend.services.context import AppContext
+from backend.services.features.detect_objects import detect
 from backend.services.grouping.library import HashLibrary
 from backend.services.jobs import count_progress
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
@@ -181,8 +182,6 @@ def prepare_pixel_digests(ctx: AppContext, owner_id: int) -> Batch:
     _prepare_digests(ctx, owner_id, ids)
     verified, people = prepare_verification(ctx, owner_id, ids)
     if people:
-        from backend.services.features.detect_objects import detect  # loads the detector
-
         detect(ctx, owner_id, people)
     return Batch(ids, verified)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from backend.db.locks import lock_owner
 from backend.services.context import AppContext
+from backend.services.features.detect_objects import tags_wanted
 from backend.services.grouping.compare import BATCH, analysed, compare, prepare_pixel_digests
 from backend.services.grouping.marks import take_marks
 from backend.services.grouping.regroup import regroup
@@ -28,11 +29,5 @@ def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
             # More are waiting (arrived after the prepare, or past the batch): the next run
             # takes them, once this one committed.
             enqueue_job(session, GROUP, owner_id=owner_id)
-        if new and _tags_wanted(ctx):  # the groups are ready: now the tags, in the background
+        if new and tags_wanted(ctx):  # the groups are ready: now the tags, in the background
             enqueue_job(session, DETECT, owner_id=owner_id)
-
-
-def _tags_wanted(ctx: AppContext) -> bool:
-    from backend.services.features.detect_objects import tags_wanted
-
-    return tags_wanted(ctx)

@@ -21,6 +21,7 @@ import pickle
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -30,11 +31,13 @@ from typing import Any
 from backend.config import Settings
 from backend.core.decode_budget import GATE
 from backend.services.context import AppContext
+from backend.services.job_queue import JobQueue
 from backend.services.worker.faults import TRANSIENT
 from backend.services.worker.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
 FollowUp = tuple[float, str, dict[str, Any]]  # (delay in seconds, task name, arguments)
+ContextFactory = Callable[[Settings, JobQueue], AppContext]  # the wiring (runtime.make_context)
 
 
 class ChildTaskError(Exception):
@@ -79,10 +82,15 @@ _child: tuple[AppContext, _Collected, dict[str, TaskSpec]] | None = None
 
 
 def _start_child(
-    settings: Settings, registry: dict[str, TaskSpec], nice: int, log_level: int, gate: Any
+    settings: Settings,
+    registry: dict[str, TaskSpec],
+    make_context: ContextFactory,
+    nice: int,
+    log_level: int,
+    gate: Any,
 ) -> None:
     """A child's initializer: lower priority, the service's decode budget, logging, and its
-    own context."""
+    own context (``make_context`` travels by name: the child imports the wiring itself)."""
     global _child
     # Ctrl-C reaches the whole process group: the parent stops the children in order (the
     # task in flight ends, then the pool), so a child does not die mid-write of its own.
@@ -92,8 +100,6 @@ def _start_child(
     GATE.adopt(gate)  # one memory budget for every process of the service
     threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     logging.basicConfig(level=log_level, format="%(levelname)s [analysis %(process)d] %(message)s")
-    from backend.runtime import make_context  # the child's one wiring step, as in Celery's
-
     queue = _Collected()
     _child = (make_context(settings, queue), queue, registry)
 
@@ -141,11 +147,13 @@ class AnalysisProcesses:
         self,
         settings: Settings,
         registry: dict[str, TaskSpec],
+        make_context: ContextFactory,
         sizes: dict[str, int],
         nice: int = 10,
     ) -> None:
         self._settings = settings
         self._registry = registry  # sent to each child: handlers go by module path
+        self._make_context = make_context  # a module-level function: pickled by its name
         self._sizes = sizes
         self._nice = nice
         # One single-process executor per slot: a ProcessPoolExecutor whose process dies
@@ -179,6 +187,7 @@ class AnalysisProcesses:
                     initargs=(
                         self._settings,
                         self._registry,
+                        self._make_context,
                         self._nice,
                         logging.getLogger().getEffectiveLevel(),
                         self._gate,

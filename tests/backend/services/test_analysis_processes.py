@@ -47,7 +47,7 @@ def gave_up(ctx: Any, error: BaseException, marker: str) -> None:
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[EmbeddedWorker]:
     settings: Settings = make_settings(tmp_path / "data", DUPFINDER_RETRY_BASE_SECONDS=0.01)
-    processes = AnalysisProcesses(settings, REGISTRY, {"cpu": 2}, nice=5)
+    processes = AnalysisProcesses(settings, REGISTRY, make_context, {"cpu": 2}, nice=5)
     running = EmbeddedWorker(
         REGISTRY, lambda jobs: make_context(settings, jobs), 2, 0.01, processes=processes
     )
