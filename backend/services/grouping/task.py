@@ -5,8 +5,10 @@ from __future__ import annotations
 from backend.db.locks import lock_owner
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import tags_wanted
-from backend.services.grouping.compare import BATCH, analysed, compare, prepare_pixel_digests
+from backend.services.grouping.candidates import BATCH, analysed
+from backend.services.grouping.compare import compare
 from backend.services.grouping.marks import take_marks
+from backend.services.grouping.prepare import prepare_batch
 from backend.services.grouping.regroup import regroup
 from backend.services.job_queue import enqueue_job
 from backend.services.pipeline import DETECT, GROUP
@@ -15,7 +17,7 @@ from backend.services.pipeline import DETECT, GROUP
 def update_owner_groups(ctx: AppContext, owner_id: int) -> None:
     """Compare the owner's analysed images with their library, then rebuild the groups of the
     components that the new pairs and the marked images (deletions, decisions) touch."""
-    batch = prepare_pixel_digests(ctx, owner_id)  # before the lock: decoding is slow
+    batch = prepare_batch(ctx, owner_id)  # before the lock: decoding is slow
     with ctx.session(write=True) as session:
         lock_owner(session, owner_id)  # one grouping per owner at a time, on any machine
         changed = take_marks(session, owner_id)

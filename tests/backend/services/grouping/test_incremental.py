@@ -26,8 +26,8 @@ from backend.runtime import build_runtime
 from backend.services import decisions
 from backend.services.context import AppContext
 from backend.services.features.extract import extract_image_features
-from backend.services.grouping.compare import _stored_copies
 from backend.services.grouping.library import HashLibraries
+from backend.services.grouping.prepare import _stored_copies
 from backend.services.grouping.regroup import _Area
 from backend.services.grouping.task import update_owner_groups
 from backend.services.images import delete_image

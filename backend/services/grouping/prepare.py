@@ -1,0 +1,230 @@
+"""What grouping does before it takes the person's lock, so the locked phase stays short.
+
+The pictures whose pixels the comparison needs are decoded (their exact-pixel digests stored),
+the pairs that would be near are verified (``core.verify``: one transform of the image plane
+must explain the picture), and the images of pairs that may end similar meet the object
+detector (the people check asks for them). A family of n copies costs n - 1 verifications:
+two pictures already joined through verified copies are copies through them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from backend.core import verify as geometry
+from backend.core.decode import DecodeLimits, decode_reduced
+from backend.core.evidence import (
+    Evidence,
+    classify,
+    different_shots,
+    seconds_apart,
+)
+from backend.core.grouping import Tier
+from backend.models import Image, ImagePair
+from backend.services.context import AppContext
+from backend.services.features.detect_objects import detect
+from backend.services.grouping.candidates import (
+    Known,
+    analysed,
+    gather,
+    grouped,
+    hash_hits,
+    read_pixel_digest,
+    thresholds_for,
+    would_be_near,
+)
+from backend.services.storage.blobstore import BlobNotFound, BlobStore
+
+Verified = dict[tuple[int, int], geometry.Verification]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What was prepared before the lock: for which of the waiting images, and the pairs
+    verified. The locked phase compares those images only (later arrivals wait for the next
+    run, which prepares them): nothing is decoded or verified under the lock."""
+
+    image_ids: frozenset[int]
+    verified: Verified
+
+
+def prepare_batch(ctx: AppContext, owner_id: int) -> Batch:
+    """Decode at full size, before any lock is taken, the images whose pixels the comparison
+    will need; the locked phase then finds their digests stored (and stays short). Then verify
+    the pairs that would be near (``prepare_verification``) and detect the people in the
+    images of pairs that may end similar (the people check asks for them)."""
+    with Session(ctx.engine) as session:
+        ids = frozenset(i.id for i in session.exec(analysed(owner_id)).all() if i.id is not None)
+    if not ids:
+        return Batch(ids, {})
+    _prepare_digests(ctx, owner_id, ids)
+    verified, people = prepare_verification(ctx, owner_id, ids)
+    if people:
+        detect(ctx, owner_id, people)
+    return Batch(ids, verified)
+
+
+def _waiting(session: Session, owner_id: int, ids: frozenset[int]) -> list[Image]:
+    return [i for i in session.exec(analysed(owner_id)).all() if i.id in ids]
+
+
+def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> None:
+    todo: dict[int, Known] = {}
+    with Session(ctx.engine) as session:
+        new = _waiting(session, owner_id, ids)
+        if not new:
+            return
+        library = ctx.hash_libraries.of(owner_id)
+        library.refresh(session)
+        hits, _ = hash_hits(library, new)
+        batch = {k.id: k for k in map(Known.of, new)}
+        known = grouped(session, owner_id, {o for h in hits.values() for o in h}) | batch
+    for image_id, neighbours in hits.items():
+        me = batch[image_id]
+        for other_id in neighbours:
+            other = known.get(other_id)
+            if other is not None and me.may_be_identical(other):
+                todo.update({k.id: k for k in (me, other) if k.pixel_hash is None})
+    limits = ctx.settings.decode_limits
+    digests = {
+        i: d for i, k in todo.items() if (d := read_pixel_digest(ctx.store, k, limits)) is not None
+    }
+    # One row per transaction: such a write holds no lock while it waits for another, so it
+    # can never deadlock with a grouping transaction that holds many.
+    for image_id, digest in sorted(digests.items()):
+        with ctx.session(write=True) as session:
+            session.execute(
+                sa.update(Image).where(col(Image.id) == image_id).values(pixel_hash=digest)
+            )
+
+
+def prepare_verification(
+    ctx: AppContext, owner_id: int, ids: frozenset[int]
+) -> tuple[Verified, set[int]]:
+    """Verify, before any lock is taken, the pairs of the waiting images that would be near;
+    each picture is decoded once at a reduced size, however many pairs it is in. Also says
+    which images the people check will ask about: those of the pairs that may end similar."""
+    thresholds = thresholds_for(ctx)
+    verify = ctx.settings.verify_copies
+    if not verify and not thresholds.check_people:
+        return {}, set()
+    with Session(ctx.engine) as session:
+        new = _waiting(session, owner_id, ids)
+        if not new:
+            return {}, set()
+        found, known, _ = gather(session, ctx, owner_id, new, lambda k: k.pixel_hash)
+        near = {p for p, ev in found.items() if would_be_near(ev, thresholds)}
+        earlier = {p: _stored_verdict(session, p) for p in near}
+        involved = {i for p in near for i in p}
+        # Pictures already known to be one photograph: identical, or a stored copy pair.
+        same = [p for p, ev in found.items() if ev.identical and set(p) <= involved]
+        same += _stored_copies(session, owner_id, involved) if verify else []
+    todo = [
+        p
+        for p in near
+        if verify
+        and different_shots(known[p[0]].capture, known[p[1]].capture) is None
+        and earlier[p] is None
+    ]
+    # Strongest evidence first, so the pairs that join a family are its clearest ones.
+    todo.sort(key=lambda p: (found[p].hash_distance or 64, -(found[p].copy or 0.0), p))
+    out = _verify_pairs(ctx, known, todo, same)
+    if not thresholds.check_people:
+        return out, set()
+    people: set[int] = set()
+    for p, ev in found.items():
+        verdict = out[p].verdict.value if p in out else earlier.get(p)
+        evidence = Evidence(
+            ev.identical,
+            ev.hash_distance,
+            ev.copy,
+            ev.semantic,
+            other_shot=p in near
+            and (
+                verdict == geometry.Verdict.OTHER_SHOT.value
+                or different_shots(known[p[0]].capture, known[p[1]].capture) is not None
+            ),
+            different=p in near and verdict == geometry.Verdict.DIFFERENT.value,
+            seconds_apart=seconds_apart(known[p[0]].capture, known[p[1]].capture),
+        )
+        if classify(evidence, thresholds) == Tier.SIMILAR:
+            people.update(p)
+    return out, people
+
+
+def _verify_pairs(
+    ctx: AppContext,
+    known: dict[int, Known],
+    todo: list[tuple[int, int]],
+    same: list[tuple[int, int]],
+) -> Verified:
+    """Verify ``todo`` in order. Two pictures that verified copies (or ``same``, pictures
+    already known to be one photograph) have joined are copies of that one photograph: such a
+    pair is not verified again (a family of n copies costs n - 1 verifications, not n(n-1)/2;
+    the groups join them through the others anyway)."""
+    root: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while root.get(x, x) != x:
+            x = root[x]
+        return x
+
+    for a, b in same:
+        root[find(a)] = find(b)
+    prepared: dict[int, geometry.Prepared | None] = {}
+    out: Verified = {}
+    for a, b in todo:
+        if find(a) == find(b):
+            out[(a, b)] = geometry.through_copies()
+            continue
+        for i in (a, b):
+            if i not in prepared:
+                prepared[i] = prepare_picture(ctx.store, known[i], ctx.settings.decode_limits)
+        pa, pb = prepared[a], prepared[b]
+        if pa is not None and pb is not None:
+            out[(a, b)] = found = geometry.verify(pa, pb)
+            if found.verdict == geometry.Verdict.COPY:
+                root[find(a)] = find(b)
+    return out
+
+
+def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple[int, int]]:
+    """The owner's stored pairs among ``ids`` proven one photograph: exact, or near and
+    verified a copy. A near pair that was never verified, or whose check could not decide,
+    joins nothing: the copies reached through it would be unproven."""
+    if not ids:
+        return []
+    rows = session.exec(
+        select(ImagePair.image_a, ImagePair.image_b).where(
+            ImagePair.owner_id == owner_id,
+            col(ImagePair.image_a).in_(ids),
+            col(ImagePair.image_b).in_(ids),
+            sa.or_(
+                col(ImagePair.tier) == Tier.EXACT,
+                sa.and_(
+                    col(ImagePair.tier) == Tier.NEAR,
+                    col(ImagePair.verdict) == geometry.Verdict.COPY.value,
+                ),
+            ),
+        )
+    ).all()
+    return [(a, b) for a, b in rows]
+
+
+def _stored_verdict(session: Session, key: tuple[int, int]) -> str | None:
+    """The verdict of a pair verified in an earlier run, if any."""
+    stored = session.get(ImagePair, key)
+    return stored.verdict if stored is not None else None
+
+
+def prepare_picture(
+    store: BlobStore, item: Known, limits: DecodeLimits
+) -> geometry.Prepared | None:
+    try:
+        _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE, limits)
+    except (BlobNotFound, ValueError, OSError):
+        return None  # unreadable now: the pair stays as its evidence says
+    return geometry.prepare(picture)
