@@ -56,6 +56,8 @@ class EmbeddedWorker:
         assert set(self._pools) == set(QUEUES)
         self._lock = threading.Condition()
         self._waiting: set[tuple[str, str]] = set()
+        # Gathered jobs whose window is still open: (timer, spec, arguments) by key.
+        self._gathering: dict[Any, tuple[threading.Timer, TaskSpec, dict[str, Any]]] = {}
         self._in_flight = 0
         self._closed = False
         self.errors = 0
@@ -99,12 +101,24 @@ class EmbeddedWorker:
             self._waiting.add(key)
             self._in_flight += 1
         if spec.dedupe and self.gather > 0:
-            # Wait a moment so the analyses finishing meanwhile are grouped in one run.
-            timer = threading.Timer(self.gather, self._submit, (spec, key, kwargs, 0))
+            # Wait a moment so the analyses finishing meanwhile are grouped in one run (or
+            # less: see ``_finished``).
+            timer = threading.Timer(self.gather, self._gathered, (key,))
             timer.daemon = True
+            with self._lock:
+                self._gathering[key] = (timer, spec, kwargs)
             timer.start()
             return
         self._submit(spec, key, kwargs, 0)
+
+    def _gathered(self, key: Any) -> None:
+        """A gathered job's window closed (its timer, or an idle worker): send it, once."""
+        with self._lock:
+            entry = self._gathering.pop(key, None)
+        if entry is not None:
+            timer, spec, kwargs = entry
+            timer.cancel()
+            self._submit(spec, key, kwargs, 0)
 
     def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
         spec = self.registry.get(name)
@@ -176,7 +190,12 @@ class EmbeddedWorker:
     def _finished(self, _future: Future[None] | None) -> None:
         with self._lock:
             self._in_flight -= 1
+            # Nothing left but gathered jobs waiting for their window: nothing more can join
+            # them, so they go now (a scan's last grouping no longer idles for the window).
+            flush = list(self._gathering) if self._in_flight == len(self._gathering) else []
             self._lock.notify_all()
+        for key in flush:
+            self._gathered(key)
 
     def reachable(self) -> bool:
         return not self._closed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -139,4 +140,36 @@ def test_gathering_groups_requests_that_arrive_close_together(ctx: AppContext) -
     assert calls == [7]
     worker.enqueue("group", owner=7)  # a later request gets a run of its own
     assert worker.wait_idle(10) and calls == [7, 7]
+    worker.shutdown()
+
+
+def test_a_gathered_job_goes_as_soon_as_nothing_else_can_join_it(ctx: AppContext) -> None:
+    """The window is for analyses still running: once none is left (a scan's last image),
+    the grouping runs at once instead of idling for the rest of the window."""
+    events: list[str] = []
+
+    def analyse(_ctx: AppContext, label: str, seconds: float) -> None:
+        time.sleep(seconds)
+        events.append(label)
+        worker.enqueue("group", owner=7)
+
+    def grouped(_ctx: AppContext, owner: int) -> None:
+        events.append("group")
+
+    worker = EmbeddedWorker(
+        registry(
+            analyse=TaskSpec("analyse", analyse, "cpu"),
+            group=TaskSpec("group", grouped, "grouping", dedupe=True),
+        ),
+        around(ctx),
+        threads=2,
+        gather=30.0,
+    )
+    started = time.monotonic()
+    worker.enqueue("analyse", label="quick", seconds=0.0)
+    worker.enqueue("analyse", label="slow", seconds=0.5)
+    assert worker.wait_idle(10), "the grouping waited for its whole window"
+    assert time.monotonic() - started < 10
+    # One run, after the slow analysis: while it ran, the window stayed open for it.
+    assert events == ["quick", "slow", "group"]
     worker.shutdown()
