@@ -9,6 +9,7 @@ two pictures already joined through verified copies are copies through them.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -89,9 +90,10 @@ def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> Non
             if other is not None and me.may_be_identical(other):
                 todo.update({k.id: k for k in (me, other) if k.pixel_hash is None})
     limits = ctx.settings.decode_limits
-    digests = {
-        i: d for i, k in todo.items() if (d := read_pixel_digest(ctx.store, k, limits)) is not None
-    }
+    items = sorted(todo.items())
+    with _helpers(ctx, len(items)) as pool:
+        found = list(pool.map(lambda item: read_pixel_digest(ctx.store, item[1], limits), items))
+    digests = {i: d for (i, _), d in zip(items, found, strict=True) if d is not None}
     # One row per transaction: such a write holds no lock while it waits for another, so it
     # can never deadlock with a grouping transaction that holds many.
     for image_id, digest in sorted(digests.items()):
@@ -174,21 +176,38 @@ def _verify_pairs(
 
     for a, b in same:
         root[find(a)] = find(b)
-    prepared: dict[int, geometry.Prepared | None] = {}
     out: Verified = {}
-    for a, b in todo:
-        if find(a) == find(b):
-            out[(a, b)] = geometry.through_copies()
-            continue
-        for i in (a, b):
-            if i not in prepared:
-                prepared[i] = prepare_picture(ctx.store, known[i], ctx.settings.decode_limits)
-        pa, pb = prepared[a], prepared[b]
-        if pa is not None and pb is not None:
-            out[(a, b)] = found = geometry.verify(pa, pb)
-            if found.verdict == geometry.Verdict.COPY:
-                root[find(a)] = find(b)
+    # The pictures are decoded and their keypoints found on helper threads, in the order the
+    # pairs need them, while this thread verifies; those no pair needed in the end are
+    # cancelled if they have not started.
+    needed = list(dict.fromkeys(i for p in todo for i in p))
+    limits = ctx.settings.decode_limits
+    pool = _helpers(ctx, len(needed))
+    try:
+        prepared = {i: pool.submit(prepare_picture, ctx.store, known[i], limits) for i in needed}
+        for a, b in todo:
+            if find(a) == find(b):
+                out[(a, b)] = geometry.through_copies()
+                continue
+            pa, pb = prepared[a].result(), prepared[b].result()
+            if pa is not None and pb is not None:
+                out[(a, b)] = found = geometry.verify(pa, pb)
+                if found.verdict == geometry.Verdict.COPY:
+                    root[find(a)] = find(b)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return out
+
+
+def _workers(ctx: AppContext, jobs: int) -> int:
+    return max(1, min(ctx.settings.threads, jobs))
+
+
+def _helpers(ctx: AppContext, jobs: int) -> ThreadPoolExecutor:
+    """Threads for the decodes of the prepare phase: the other queues are usually idle by
+    then (grouping comes last), Pillow and OpenCV work without the GIL, and the decode budget
+    bounds the memory they take together."""
+    return ThreadPoolExecutor(_workers(ctx, jobs), thread_name_prefix="dupfinder-prepare")
 
 
 def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple[int, int]]:
