@@ -18,12 +18,16 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlmodel import Session, col, select
 
+from backend.core.decode import decode_reduced
+from backend.ml.base import RGBImage
+from backend.ml.images import rgb_array
 from backend.models import Image, ImageEmbedding, ImageState
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import backfill_tags
-from backend.services.features.inference import BATCH, decode_for_models, loads, run_model
+from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
 from backend.services.job_queue import enqueue_job
 from backend.services.pipeline import MODELS, NEXT_STEP
+from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,14 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
         ).all()
     if not todo:
         return
-    pixels = decode_for_models(ctx, [(i, k) for i, k in todo if i is not None], "model analysis")
+    pixels: dict[int, RGBImage] = {}
+    limits = ctx.settings.decode_limits
+    for image_id, key in todo:
+        assert image_id is not None
+        try:
+            pixels[image_id] = rgb_array(decode_reduced(ctx.store.get(key), DECODE_SIDE, limits)[1])
+        except (BlobNotFound, OSError, ValueError) as exc:
+            log.warning("image %s: no model analysis, it could not be decoded (%r)", image_id, exc)
 
     results = _Results()
     ids = list(pixels)

@@ -18,12 +18,15 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from backend.ml.base import ModelUnavailable
+from backend.core.decode import decode_reduced
+from backend.ml.base import ModelUnavailable, RGBImage
+from backend.ml.images import rgb_array
 from backend.ml.yolo import Detection
 from backend.models import Image, ImageObject, ImageState
 from backend.services.context import AppContext
-from backend.services.features.inference import BATCH, decode_for_models, loads, run_model
+from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
 from backend.services.pipeline import DETECT
+from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,17 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
         ).all()
     looked = 0
     for start in range(0, len(todo), BATCH):
-        batch = [(i, k) for i, k in todo[start : start + BATCH] if i is not None]
-        pixels = decode_for_models(ctx, batch, "object detection")
+        pixels: dict[int, RGBImage] = {}
+        for image_id, key in todo[start : start + BATCH]:
+            assert image_id is not None
+            try:
+                _, picture = decode_reduced(
+                    ctx.store.get(key), DECODE_SIDE, ctx.settings.decode_limits
+                )
+            except (BlobNotFound, OSError, ValueError) as exc:
+                log.warning("image %s: no objects detected, undecodable (%r)", image_id, exc)
+                continue
+            pixels[image_id] = rgb_array(picture)
         found = run_model(detector, list(pixels.values()))
         if found is None:
             return looked  # the detector cannot run: the backfill tries again after a restart

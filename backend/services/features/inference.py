@@ -6,15 +6,9 @@ decoded for it. Shared by the embedding task (``analyse_models``) and the detect
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from backend.core.decode import decode_reduced
 from backend.ml.base import Model, ModelUnavailable, RGBImage
-from backend.ml.images import rgb_array
-from backend.services.context import AppContext
-from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
 BATCH = 64  # images per task run: several model batches, one transaction
@@ -50,27 +44,3 @@ def loads(model: Model[Any] | None) -> bool:
         log.exception("model %s cannot be loaded; its results are not backfilled", model.name)
         return False
     return True
-
-
-def decode_for_models(
-    ctx: AppContext, images: Sequence[tuple[int, str]], what: str
-) -> dict[int, RGBImage]:
-    """The pictures (image id, storage key) decoded at ``DECODE_SIDE`` as RGB arrays, in
-    order, on ``Settings.threads`` helper threads: the decodes are almost half of a model
-    task's time and the model queue has one thread, so they would otherwise run one at a
-    time (Pillow decodes without the GIL; the decode budget bounds their memory). A picture
-    that cannot be decoded is left out, with a warning naming ``what`` it misses."""
-    limits = ctx.settings.decode_limits
-
-    def one(item: tuple[int, str]) -> RGBImage | None:
-        image_id, key = item
-        try:
-            return rgb_array(decode_reduced(ctx.store.get(key), DECODE_SIDE, limits)[1])
-        except (BlobNotFound, OSError, ValueError) as exc:
-            log.warning("image %s: no %s, it could not be decoded (%r)", image_id, what, exc)
-            return None
-
-    workers = max(1, min(ctx.settings.threads, len(images)))
-    with ThreadPoolExecutor(workers, thread_name_prefix="dupfinder-decode") as pool:
-        arrays = list(pool.map(one, images))
-    return {i: a for (i, _), a in zip(images, arrays, strict=True) if a is not None}

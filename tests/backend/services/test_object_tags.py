@@ -16,7 +16,7 @@ from backend.ml.yolo import Detection, YoloDetector
 from backend.models import Image, ImageObject, ImageState, IngestionMode
 from backend.runtime import build_runtime
 from backend.services.context import AppContext
-from backend.services.features import detect_objects, inference
+from backend.services.features import detect_objects
 from backend.services.features.extract import extract_image_features
 from backend.services.grouping.task import update_owner_groups
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
@@ -53,13 +53,13 @@ def test_a_detector_that_cannot_load_decodes_nothing_and_ends_the_fill(
     broken = YoloDetector(folder=tmp_path / "nowhere")
     ctx = dataclasses.replace(ctx, ml=dataclasses.replace(ctx.ml, detector=broken))
     decoded: list[Any] = []
-    real = inference.decode_reduced
+    real = detect_objects.decode_reduced
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         decoded.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(inference, "decode_reduced", counting)
+    monkeypatch.setattr(detect_objects, "decode_reduced", counting)
     monkeypatch.setattr(detect_objects, "BATCH", 2)  # a full batch: a working fill goes on
     jobs = ctx.jobs
     assert isinstance(jobs, Recorder)
