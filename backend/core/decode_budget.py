@@ -12,13 +12,11 @@ shared with them (``MemoryGate.share``): the budget then holds for the whole ser
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import ctypes.util
 import fcntl
 import multiprocessing
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +34,7 @@ _MMAP_THRESHOLD = 1024 * 1024
 _M_MMAP_THRESHOLD = -3
 # How often a waiter looks at a budget shared across processes (a decode takes far longer).
 _LOOK_AGAIN = 0.02
+LOCK_NAME = "decode-budget.lock"
 
 
 def pixel_bytes(mode: str, size: tuple[int, int]) -> int:
@@ -92,20 +91,21 @@ class MemoryGate:
         self.peak = 0  # the most held at once seen by this process, for tests and benchmarks
         self._handle: tuple[str, Any, Any] | None = None
 
-    def share(self, directory: Path | None = None) -> tuple[str, Any, Any]:
+    def share(self, directory: Path) -> tuple[str, Any, Any]:
         """Make the gate span this process and the children given the handle (a spawned
-        child gets it through its start arguments). The lock file goes in ``directory``
-        (default: the system's temporary folder). Shared once: later calls, the same."""
+        child gets it through its start arguments). The lock file is ``directory``'s
+        ``decode-budget.lock``: one fixed, empty file, never deleted (a temp cleaner cannot
+        take it from a running service, and a killed service leaves no new one behind; two
+        services on one folder merely take turns looking at their slots). Shared once:
+        later calls, the same."""
         if self._handle is None:
             ctx = multiprocessing.get_context("spawn")
             slots = len(self._slots[0])
-            if directory is not None:
-                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, path = tempfile.mkstemp(prefix="decode-budget-", suffix=".lock", dir=directory)
-            os.close(fd)
-            atexit.register(_remove, path)
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = directory / LOCK_NAME
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             with self._local:  # whoever holds the local gate now releases into the old lists
-                self.adopt((path, ctx.RawArray("q", slots), ctx.RawArray("q", slots)))
+                self.adopt((str(path), ctx.RawArray("q", slots), ctx.RawArray("q", slots)))
         assert self._handle is not None
         return self._handle
 
@@ -169,13 +169,6 @@ def _exclusive(lock: int | None) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _alive(pid: int) -> bool:

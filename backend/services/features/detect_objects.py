@@ -71,7 +71,7 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
             pixels[image_id] = rgb_array(picture)
         found = run_model(detector, list(pixels.values()))
         if found is None:
-            return looked  # the detector cannot run: the backfill tries again after a restart
+            return None  # the detector cannot run: the backfill tries again after a restart
         objects = {i: f for i, f in zip(pixels, found, strict=True) if f is not None}
         with ctx.session(write=True) as session:
             store_objects(session, owner_id, detector.identity, objects)
@@ -94,6 +94,7 @@ def store_objects(
                 Image.owner_id == owner_id,
                 _not_looked_at(detector),
             )
+            .order_by(col(Image.id))  # one order for every run: two never deadlock
             .with_for_update()
         ).all()
     )

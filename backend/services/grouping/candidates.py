@@ -299,8 +299,9 @@ def _hash_distance(
 
 
 def read_pixel_digest(store: BlobStore, item: Known, limits: DecodeLimits) -> str | None:
-    """Streamed over bands of rows: one picture's decoded pixels at a time, never two full
-    decodes side by side (pictures over the decode budget give none)."""
+    """Streamed over bands of rows, so a picture's digest never needs its whole decode at
+    once; the decode budget bounds digests running side by side (pictures over it give
+    none)."""
     try:
         return pixel_digest(store.get(item.storage_key), limits)
     except (BlobNotFound, ValueError, OSError):

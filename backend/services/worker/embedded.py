@@ -93,6 +93,10 @@ class EmbeddedWorker:
         if spec is None:
             raise KeyError(f"no task named {name!r}")
         key = (name, json.dumps(kwargs, sort_keys=True))  # arguments are plain JSON values
+        # Wait a moment so the analyses finishing meanwhile are grouped in one run (or less:
+        # see ``_finished``).
+        gathered = spec.dedupe and self.gather > 0
+        timer = threading.Timer(self.gather, self._gathered, (key,)) if gathered else None
         with self._lock:
             if self._closed:
                 return  # shutting down: ``recover`` picks the work up at the next start
@@ -100,24 +104,27 @@ class EmbeddedWorker:
                 return
             self._waiting.add(key)
             self._in_flight += 1
-        if spec.dedupe and self.gather > 0:
-            # Wait a moment so the analyses finishing meanwhile are grouped in one run (or
-            # less: see ``_finished``).
-            timer = threading.Timer(self.gather, self._gathered, (key,))
-            timer.daemon = True
-            with self._lock:
+            if timer is not None:  # counted and listed at once: ``_finished`` sees both
                 self._gathering[key] = (timer, spec, kwargs)
+        if timer is not None:
+            timer.daemon = True
             timer.start()
             return
         self._submit(spec, key, kwargs, 0)
 
     def _gathered(self, key: Any) -> None:
-        """A gathered job's window closed (its timer, or an idle worker): send it, once."""
+        """A gathered job's window closed (its timer, or an idle worker): send it, once; after
+        shutdown, drop it (``recover`` sends it again at the next start)."""
         with self._lock:
             entry = self._gathering.pop(key, None)
-        if entry is not None:
-            timer, spec, kwargs = entry
-            timer.cancel()
+            closed = self._closed
+        if entry is None:
+            return
+        timer, spec, kwargs = entry
+        timer.cancel()
+        if closed:
+            self._finished(None)
+        else:
             self._submit(spec, key, kwargs, 0)
 
     def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:

@@ -166,7 +166,7 @@ class AnalysisProcesses:
                 self._free[name].put(slot)
         self._lock = threading.Lock()
         self._closed = False
-        self._gate = GATE.share()  # its lock file: an empty one in the system temp folder
+        self._gate = GATE.share(settings.data_dir / "run")  # the budget's lock file
 
     @property
     def queues(self) -> frozenset[str]:
@@ -210,7 +210,17 @@ class AnalysisProcesses:
         except ChildTaskError as exc:
             return Outcome(error=exc)
         try:
-            outcome: Outcome = child.submit(_run_in_child, name, kwargs).result()
+            try:
+                future = child.submit(_run_in_child, name, kwargs)
+            except BrokenProcessPool:
+                # The child died while idle (the OOM killer picks the largest): the task has
+                # not run, so it goes to a new child without costing it a try.
+                self._replace(key, child)
+                child = self._child(key)
+                future = child.submit(_run_in_child, name, kwargs)
+            outcome: Outcome = future.result()
+        except ChildTaskError as exc:  # shutting down meanwhile
+            return Outcome(error=exc)
         except BrokenProcessPool as exc:
             self._replace(key, child)
             reason = f"the analysis process stopped while running {name} ({exc})"

@@ -165,13 +165,17 @@ def _hold_for_ever(handle: Any, nbytes: int, capacity: int, holding: Any) -> Non
         time.sleep(120)
 
 
-def test_a_shared_budget_spans_processes_and_a_dead_holder_gives_back_its_part() -> None:
+def test_a_shared_budget_spans_processes_and_a_dead_holder_gives_back_its_part(
+    tmp_path: Path,
+) -> None:
     """The analysis processes share one budget: what a child holds, the parent waits for; a
     child killed while holding (the OOM killer, a decoder crash) is noticed, not waited for."""
     gate = MemoryGate()
     ctx = multiprocessing.get_context("spawn")
     holding = ctx.Event()
-    child = ctx.Process(target=_hold_for_ever, args=(gate.share(), 30 * MIB, 40 * MIB, holding))
+    child = ctx.Process(
+        target=_hold_for_ever, args=(gate.share(tmp_path), 30 * MIB, 40 * MIB, holding)
+    )
     child.start()
     try:
         assert holding.wait(60)

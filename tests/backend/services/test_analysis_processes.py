@@ -4,6 +4,8 @@ follow-ups sent by the parent, a lower priority, and a child that dies costs onl
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,23 @@ def test_a_child_that_always_dies_gives_up_with_the_reason(
     ((where, reason),) = GAVE_UP
     assert where == str(marker) and "the analysis process stopped" in reason
     assert worker.errors == 1
+
+
+def test_a_child_that_died_while_idle_costs_the_next_task_nothing(
+    worker: EmbeddedWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert worker.processes is not None
+    for n in range(2):  # one task per slot: both children started
+        assert _run(worker, "test.record", tmp_path / f"first-{n}")
+    children = worker.processes.pids()
+    assert len(children) == 2
+    for child in children:
+        os.kill(child, signal.SIGKILL)  # as the OOM killer would take idle processes
+    time.sleep(1.0)  # their executors notice
+    monkeypatch.setattr(embedded, "RETRIES", 0)  # no retry to spend
+    ran_in = [_run(worker, "test.record", tmp_path / f"next-{n}") for n in range(2)]
+    assert all(len(runs) == 1 and runs[0] not in children for runs in ran_in)
+    assert worker.errors == 0
 
 
 def test_a_child_that_dies_fails_no_task_of_its_siblings(

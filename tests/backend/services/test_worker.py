@@ -143,28 +143,32 @@ def test_gathering_groups_requests_that_arrive_close_together(ctx: AppContext) -
     worker.shutdown()
 
 
+def _gathering(
+    ctx: AppContext, analyse: Callable[..., None], group: Callable[..., None], threads: int
+) -> EmbeddedWorker:
+    """A worker whose "analyse" tasks send a "group" job gathered in a 30 s window."""
+    return EmbeddedWorker(
+        registry(
+            analyse=TaskSpec("analyse", analyse, "cpu"),
+            group=TaskSpec("group", group, "grouping", dedupe=True),
+        ),
+        around(ctx),
+        threads=threads,
+        gather=30.0,
+    )
+
+
 def test_a_gathered_job_goes_as_soon_as_nothing_else_can_join_it(ctx: AppContext) -> None:
     """The window is for analyses still running: once none is left (a scan's last image),
     the grouping runs at once instead of idling for the rest of the window."""
     events: list[str] = []
 
-    def analyse(_ctx: AppContext, label: str, seconds: float) -> None:
+    def analyse(c: AppContext, label: str, seconds: float) -> None:
         time.sleep(seconds)
         events.append(label)
-        worker.enqueue("group", owner=7)
+        c.jobs.enqueue("group", owner=7)
 
-    def grouped(_ctx: AppContext, owner: int) -> None:
-        events.append("group")
-
-    worker = EmbeddedWorker(
-        registry(
-            analyse=TaskSpec("analyse", analyse, "cpu"),
-            group=TaskSpec("group", grouped, "grouping", dedupe=True),
-        ),
-        around(ctx),
-        threads=2,
-        gather=30.0,
-    )
+    worker = _gathering(ctx, analyse, lambda _c, owner: events.append("group"), threads=2)
     started = time.monotonic()
     worker.enqueue("analyse", label="quick", seconds=0.0)
     worker.enqueue("analyse", label="slow", seconds=0.5)
@@ -173,3 +177,22 @@ def test_a_gathered_job_goes_as_soon_as_nothing_else_can_join_it(ctx: AppContext
     # One run, after the slow analysis: while it ran, the window stayed open for it.
     assert events == ["quick", "slow", "group"]
     worker.shutdown()
+
+
+def test_a_gathered_job_is_dropped_not_run_when_the_worker_shuts_down(ctx: AppContext) -> None:
+    """Shutting down, a task in flight that finishes leaves nothing else running: the
+    gathered grouping waiting for it must not start then (recovery sends it at the next
+    start), or stopping would wait for a whole grouping run."""
+    ran: list[str] = []
+    started = threading.Event()
+
+    def analyse(c: AppContext) -> None:
+        c.jobs.enqueue("group", owner=7)
+        started.set()
+        time.sleep(0.5)
+
+    worker = _gathering(ctx, analyse, lambda _c, owner: ran.append("group"), threads=1)
+    worker.enqueue("analyse")
+    assert started.wait(10)
+    worker.shutdown(wait=True)
+    assert worker.wait_idle(1) and ran == []
