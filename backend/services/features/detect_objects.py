@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.core.decode import decode_reduced
-from backend.ml.base import ModelUnavailable, RGBImage
+from backend.ml.base import RGBImage
 from backend.ml.images import rgb_array
 from backend.ml.yolo import Detection
 from backend.models import Image, ImageObject, ImageState
@@ -43,10 +43,7 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
     ids = sorted(set(image_ids))
     if detector is None or not ids:
         return 0
-    try:
-        detector.load()  # before any picture is decoded for it
-    except ModelUnavailable as exc:
-        log.warning("no objects detected: %s", exc)
+    if not loads(detector):  # checked before any picture is decoded for it
         return None
     with Session(ctx.engine) as session:
         todo = session.exec(

@@ -41,6 +41,8 @@ def loads(model: Model[Any] | None) -> bool:
     try:
         model.load()
     except Exception:
-        log.exception("model %s cannot be loaded; its results are not backfilled", model.name)
+        log.exception(
+            "model %s cannot be loaded here; nothing is run or backfilled with it", model.name
+        )
         return False
     return True

@@ -199,15 +199,12 @@ def _verify_pairs(
     return out
 
 
-def _workers(ctx: AppContext, jobs: int) -> int:
-    return max(1, min(ctx.settings.threads, jobs))
-
-
 def _helpers(ctx: AppContext, jobs: int) -> ThreadPoolExecutor:
     """Threads for the decodes of the prepare phase: the other queues are usually idle by
     then (grouping comes last), Pillow and OpenCV work without the GIL, and the decode budget
     bounds the memory they take together."""
-    return ThreadPoolExecutor(_workers(ctx, jobs), thread_name_prefix="dupfinder-prepare")
+    workers = max(1, min(ctx.settings.threads, jobs))
+    return ThreadPoolExecutor(workers, thread_name_prefix="dupfinder-prepare")
 
 
 def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple[int, int]]:
