@@ -8,11 +8,19 @@ usage: python bench/verify_benchmark.py [--shared DIR] [--cache DIR] [--seed N] 
    bench/run_benchmark.py does), plus stress cases of real photographs:
    - scikit-image's stereo pair ``motorcycle_left``/``motorcycle_right`` (another shot) and
      copies of the left one;
-   - five consecutive video frames of ``labelme-examples`` (``00000100``..``00000104``, which
-     make_benchmark leaves out): other shots of one scene;
+   - five consecutive video frames of ``labelme-examples`` (``00000100``..``00000104`` of its
+     ``video_annotation/data_annotated``, which make_benchmark leaves out): other shots of one
+     scene, each with labelme's own re-encoded copy (``data_dataset_voc/JPEGImages``) as its
+     near copy;
    - copies that must stay near, of every eighth original (by name): crop to 50 %, a caption,
      a sticker, turned +10° and -10°, a strong colour grade.
-   The real bursts are make_benchmark's own (kphotoalbum ``name``/``name_2``).
+   make_benchmark's "bursts" (kphotoalbum ``name``/``name_2``) are kept as it scores them,
+   though most are the same subject shot months or years apart by different cameras.
+   Pictures rendered from a photo rather than photographs (labelme's mask and box
+   visualisations, its screenshots: source folders ``*Visualization*`` and ``.readme``, which
+   photos.sh keeps under the photo's name) stay in the scan but no pair with one is scored:
+   make_benchmark leaves such renderings out where their names say so, and whether a mask
+   drawn over a photo is "a copy" has no one answer.
 2. Splits the originals by source package (the file-name prefix ``package__``), fixed and
    deterministic: CALIBRATION = darknet, lomiri-wallpapers-16.04, mate-backgrounds,
    tuxpaint-data (copies only); HELD-OUT = every other package, which includes every "other
@@ -59,7 +67,11 @@ from backend.core.verify import Rules, Verdict, prepare, verify  # noqa: E402
 SECTION = "verification"
 TIERS = ("exact", "near", "similar")
 CALIBRATION = ("darknet", "lomiri-wallpapers-16.04", "mate-backgrounds", "tuxpaint-data")
-VIDEO_FRAMES = [f"labelme-examples__0000010{i}.jpg" for i in range(5)]
+LABELME = "usr/share/doc/labelme-examples/examples"
+VIDEO = f"{LABELME}/video_annotation"
+VIDEO_FRAMES = [f"0000010{i}.jpg" for i in range(5)]
+# Source folders of pictures rendered from a photo, not photographs (see the docstring).
+RENDERED = re.compile(r"(Visualization|/\.readme)/")
 JsonDict = dict[str, Any]
 
 
@@ -157,6 +169,19 @@ def _join_same_named(truth: JsonDict) -> None:
         truth[tier] = [sorted(g) for g in groups]
 
 
+def rendered_origins(originals: Path, debs: Path) -> set[str]:
+    """Origins (photos.sh's file names) of rendered pictures, found by their content."""
+    rendered: set[str] = set()
+    for source in (debs / "root").rglob("*.jp*g"):
+        if RENDERED.search(str(source.relative_to(debs / "root"))):
+            rendered.add(hashlib.sha256(source.read_bytes()).hexdigest())
+    return {
+        f.name
+        for f in originals.iterdir()
+        if f.is_file() and hashlib.sha256(f.read_bytes()).hexdigest() in rendered
+    }
+
+
 def add_stress(originals: Path, bench: Path, out: Path, seed: int) -> JsonDict:
     """A copy of the benchmark with the stress cases added; returns its truth."""
     shutil.rmtree(out, ignore_errors=True)
@@ -207,12 +232,20 @@ def add_stress(originals: Path, bench: Path, out: Path, seed: int) -> JsonDict:
     ]
     truth["near"].append([lname, *copies])
     truth["similar"].append([lname, rname, *copies])
-    # Consecutive video frames: five shots of one scene.
-    frames = [
-        add(f"video:{f}", (originals / f).read_bytes(), f.removesuffix(".jpg"), "original")
-        for f in VIDEO_FRAMES
-    ]
+    # Consecutive video frames: five shots of one scene, each with labelme's re-encoded copy.
+    debs = originals.parent / "debs"
+    video = debs / "root" / "labelme-examples" / VIDEO
+    frames = []
+    for f in VIDEO_FRAMES:
+        origin = f"labelme-examples__video_{f}"
+        frame = add(f"video:{f}", (video / "data_annotated" / f).read_bytes(), origin, "original")
+        again = (video / "data_dataset_voc" / "JPEGImages" / f).read_bytes()
+        copy = add(f"video:{f}:voc", again, origin, "re-encoded by labelme")
+        truth["near"].append([frame, copy])
+        frames += [frame, copy]
     truth["similar"].append(frames)
+    unscored = rendered_origins(originals, debs)
+    truth["unscored"] = sorted(n for n, v in truth["images"].items() if v["origin"] in unscored)
     for tier in TIERS:
         truth[tier] = [sorted(g) for g in truth[tier]]
     (out / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
@@ -232,7 +265,10 @@ def pairs(groups: list[list[str]]) -> set[tuple[str, str]]:
 
 def score_part(truth: JsonDict, pred: JsonDict, part: str) -> JsonDict:
     """score.py's logic on the pairs whose two images belong to ``part``."""
-    inside = {n for n, v in truth["images"].items() if part_of(v["origin"]) == part}
+    unscored = set(truth.get("unscored", ()))
+    inside = {
+        n for n, v in truth["images"].items() if part_of(v["origin"]) == part and n not in unscored
+    }
 
     def keep(ps: set[tuple[str, str]]) -> set[tuple[str, str]]:
         return {p for p in ps if p[0] in inside and p[1] in inside}

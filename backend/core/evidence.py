@@ -12,6 +12,10 @@ benchmark calibrates the numbers (docs/models.md, bench/RESULTS.md).
   number of prominent people (a group photo and a portrait taken there are not "the same
   shot"; passers-by in the background do not count).
 
+A pair that the copy signals call only similar (SSCD under its near threshold but at or over
+``verify_copy``: a half crop, a heavy edit) is verified too, and is near when one transform
+explains it as a copy: the geometry proves what the embedding only suggests.
+
 A pair that would be near but is known to be two shots (geometric verification found parallax
 or motion no single transform explains, or EXIF says two captures: different capture moments,
 ImageUniqueIDs or shutter counts) is never near: it is judged for the similar tier, where it
@@ -39,6 +43,9 @@ class Thresholds:
     # hashes at most this many bits apart (None: no burst rule).
     burst_seconds: float | None = None
     burst_distance: int = 22
+    # SSCD cosine at or over which a pair is verified even when under ``near_copy``, and is
+    # near when verification finds it a copy (None: only would-be near pairs are verified).
+    verify_copy: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,19 @@ class Evidence:
     other_shot: bool = False  # verification or EXIF says two shots (see ``different_shots``)
     different: bool = False  # verification: not one picture at all (only an overlay in common)
     seconds_apart: float | None = None  # capture times by one camera, when both are known
+    verified_copy: bool = False  # verification: one transform explains one as the other
+
+
+def worth_verifying(e: Evidence, t: Thresholds) -> bool:
+    """Whether geometric verification has a say: the pair would be near by its copy signals,
+    or SSCD finds it close enough that a verified copy makes it near."""
+    if e.identical:
+        return False
+    if (e.hash_distance is not None and e.hash_distance <= t.near_distance) or (
+        e.copy is not None and e.copy >= t.near_copy
+    ):
+        return True
+    return t.verify_copy is not None and e.copy is not None and e.copy >= t.verify_copy
 
 
 def classify(e: Evidence, t: Thresholds) -> Tier | None:
@@ -59,6 +79,7 @@ def classify(e: Evidence, t: Thresholds) -> Tier | None:
     near = not e.different and (
         (e.hash_distance is not None and e.hash_distance <= t.near_distance)
         or (e.copy is not None and e.copy >= t.near_copy)
+        or (e.verified_copy and worth_verifying(e, t))
     )
     if near and not e.other_shot:
         return Tier.NEAR

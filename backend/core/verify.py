@@ -15,6 +15,13 @@ picture that no single transform brings into line.
    correlates highly; an edited cell (caption, sticker) or one moved by parallax does not.
 3. ``explained`` is the share of textured cells that the transform explains; the unexplained
    cells of a copy form one compact region (the edit), those of another shot are spread.
+4. Where one transform explains enough for a copy, the rest is looked at once more: dense
+   optical flow between the first picture and the warped second. A copy's unexplained cells
+   hold something new (a caption, a sticker) that no nearby displacement finds in the other
+   picture; another shot's hold the same texture moved on its own (a car driving on, a person
+   walking, parallax), which a displacement of a pixel or more brings back into line. When
+   enough cells moved on their own, the pair is another shot however much is explained (two
+   frames of a video from a fixed camera: the street lines up, the truck does not).
 
 Pure: grey pixels in, a :class:`Verification` out. Thresholds are calibrated on the
 calibration part of the benchmark only (bench/verify_benchmark.py, docs/models.md).
@@ -46,6 +53,10 @@ CELL_MIN_VALID = 0.98  # share of a cell the warped picture must cover
 MIN_CELLS = 12  # textured shared cells needed to decide
 FLAT_TOLERANCE = 16.0  # grey levels a flat cell may stray from the picture's tone curve
 BLUR_SIGMA = 1.2  # both pictures are blurred a little: resampling and JPEG noise do not count
+# A cell "moved on its own" when the transform does not explain it, a local displacement of at
+# least MOVED_PX (median over the cell, at LONG_SIDE) does, and it then correlates MOVED_NCC.
+MOVED_PX = 1.0
+MOVED_NCC = 0.9
 
 
 class Verdict(StrEnum):
@@ -65,6 +76,10 @@ class Rules:
     # Under this, no part of one picture is the other: two pictures that share only an
     # overlay (a caption, a logo) or a texture. Parallax and motion leave much explained.
     floor: float = 0.2
+    # Another shot when at least this many textured cells, and this share of them, moved on
+    # their own (step 4). The calibration part's copies have at most 4 (of 221: a caption).
+    moved_cells: int = 6
+    moved_share: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class Verification:
     compact: float | None  # share of the unexplained cells in the largest connected region
     cells: int  # textured cells compared
     method: str  # "keypoints", "keypoints, mirrored", "rescaled" or "none"
+    moved: float | None = None  # share of the textured cells that moved on their own (step 4)
 
     def explanation(self) -> str:
         if self.method == THROUGH_COPIES:
@@ -86,6 +102,11 @@ class Verification:
         pct = round(self.explained * 100)
         if self.verdict == Verdict.COPY:
             return f"one transform explains {pct} % of the picture"
+        if self.verdict == Verdict.OTHER_SHOT and self.moved is not None:
+            return (
+                f"another shot: one transform explains {pct} % of the picture, but "
+                f"{round(self.moved * 100)} % of it moved on its own (motion or parallax)"
+            )
         if self.verdict == Verdict.OTHER_SHOT:
             return f"another shot: one transform explains only {pct} % of the picture"
         if self.verdict == Verdict.DIFFERENT:
@@ -179,6 +200,12 @@ class _Grid:
     explained: float | None
     compact: float | None
     cells: int
+    # What step 4 looks at again: the first picture and the warped second (both blurred),
+    # the cells' bounds and which cells the transform did not explain.
+    fa: NDArray[np.float32] | None = field(default=None, repr=False)
+    warped: NDArray[np.float32] | None = field(default=None, repr=False)
+    bounds: tuple[NDArray[np.int_], NDArray[np.int_]] | None = field(default=None, repr=False)
+    unexplained: NDArray[np.bool_] | None = field(default=None, repr=False)
 
 
 def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
@@ -215,6 +242,7 @@ def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
     cov = cell_means(ra * rb) - mean_a * mean_b
     std_a, std_b = np.sqrt(var_a), np.sqrt(var_b)
     state = np.zeros((GRID, GRID), np.int8)  # 1 explained, -1 not, 0 says nothing
+    textured = np.zeros((GRID, GRID), bool)  # -1 cells with texture on both sides
     means: list[tuple[float, float]] = []  # (a, b) mean of every shared cell
     flat: list[tuple[int, int, float, float]] = []
     for i in range(GRID):
@@ -231,6 +259,7 @@ def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
                 continue
             ncc = float(cov[i, j]) / (sa * sb)
             state[i, j] = 1 if ncc >= CELL_NCC else -1
+            textured[i, j] = ncc < CELL_NCC
     if flat and len(means) >= 8:
         # One tone curve (a quadratic of the grey level) for the whole picture: a copy's flat
         # areas follow it, two different pictures' do not.
@@ -248,7 +277,38 @@ def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
         count, labels = cv2.connectedComponents((state == -1).astype(np.uint8), connectivity=8)
         largest = max(int((labels == k).sum()) for k in range(1, count))
         compact = largest / bad
-    return _Grid(good / cells, compact, cells)
+    return _Grid(
+        good / cells, compact, cells, fa, np.asarray(warped, np.float32), (ys, xs), textured
+    )
+
+
+def _moved(grid: _Grid) -> int:
+    """Step 4: how many unexplained textured cells a local displacement brings into line."""
+    if grid.fa is None or grid.warped is None or grid.bounds is None or grid.unexplained is None:
+        return 0
+    if not grid.unexplained.any():
+        return 0
+    a8 = np.clip(grid.fa, 0, 255).astype(np.uint8)
+    b8 = np.clip(grid.warped, 0, 255).astype(np.uint8)
+    # a(x) ~ b(x + flow(x)): where the warped second picture's texture went, pixel by pixel.
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flow = np.asarray(dis.calc(a8, b8, np.zeros((*a8.shape, 2), np.float32)), np.float32)
+    h, w = a8.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    back = cv2.remap(grid.warped, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR)
+    size = np.hypot(flow[..., 0], flow[..., 1])
+    ys, xs = grid.bounds
+    moved = 0
+    for i, j in zip(*np.nonzero(grid.unexplained), strict=True):
+        cell = (slice(ys[i], ys[i + 1]), slice(xs[j], xs[j + 1]))
+        if float(np.median(size[cell])) < MOVED_PX:
+            continue  # nothing moved there: an edit, not motion
+        ca = grid.fa[cell] - grid.fa[cell].mean()
+        cb = back[cell] - back[cell].mean()
+        denominator = float(np.sqrt((ca * ca).sum() * (cb * cb).sum()))
+        if denominator > 0 and float((ca * cb).sum()) / denominator >= MOVED_NCC:
+            moved += 1
+    return moved
 
 
 _DIHEDRAL: tuple[Callable[[Grey], Grey], ...] = (
@@ -333,6 +393,12 @@ def verify(a: Prepared, b: Prepared, rules: Rules | None = None) -> Verification
         grid.explained >= rules.explained_compact and grid.compact >= rules.compact
     ):
         verdict = Verdict.COPY
+        moved = _moved(grid)
+        if moved >= rules.moved_cells and moved >= rules.moved_share * grid.cells:
+            share = moved / grid.cells
+            return Verification(
+                Verdict.OTHER_SHOT, grid.explained, r, grid.compact, grid.cells, method, share
+            )
     elif grid.explained < rules.floor:
         verdict = Verdict.DIFFERENT  # nothing lines up: not one picture
     elif method == "rescaled":

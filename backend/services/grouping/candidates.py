@@ -24,10 +24,10 @@ from backend.core.evidence import (
     Capture,
     Evidence,
     Thresholds,
-    classify,
+    worth_verifying,
 )
 from backend.core.features import pixel_digest
-from backend.core.grouping import Tier, pair
+from backend.core.grouping import pair
 from backend.core.perceptual import hamming, to_unsigned, unpack_codes
 from backend.models import Image, ImageEmbedding, ImageState
 from backend.services.context import AppContext
@@ -206,11 +206,10 @@ def gather(
     return found, known, codes
 
 
-def would_be_near(ev: PairEvidence, t: Thresholds) -> bool:
-    """What verification looks at: a pair the copy signals alone would call near."""
-    if ev.identical:
-        return False
-    return classify(Evidence(False, ev.hash_distance, ev.copy), t) == Tier.NEAR
+def to_verify(ev: PairEvidence, t: Thresholds) -> bool:
+    """What verification looks at: a would-be near pair, or one SSCD finds close enough that
+    a verified copy makes it near (``Thresholds.verify_copy``)."""
+    return worth_verifying(Evidence(ev.identical, ev.hash_distance, ev.copy), t)
 
 
 def thresholds_for(ctx: AppContext) -> Thresholds:
@@ -222,6 +221,10 @@ def thresholds_for(ctx: AppContext) -> Thresholds:
         similar_semantic=s.similar_clip_similarity if models.clip is not None else None,
         check_people=s.similar_object_check and models.detector is not None,
         burst_seconds=s.burst_seconds or None,
+        # Verified copies among the pairs SSCD calls only similar: its similar threshold.
+        verify_copy=(
+            s.similar_copy_threshold if models.copy is not None and s.verify_copies else None
+        ),
     )
 
 
@@ -237,6 +240,8 @@ def _vector_neighbours(
         floor = thresholds.near_copy
         if thresholds.similar_semantic is None and thresholds.similar_copy is not None:
             floor = min(floor, thresholds.similar_copy)
+        if thresholds.verify_copy is not None:
+            floor = min(floor, thresholds.verify_copy)
         searches.append((ctx.ml.copy.identity, floor, "copy"))
     if ctx.ml.clip is not None and thresholds.similar_semantic is not None:
         searches.append((ctx.ml.clip.identity, thresholds.similar_semantic, "semantic"))

@@ -32,7 +32,7 @@ from backend.services.grouping.candidates import (
     gather,
     read_pixel_digest,
     thresholds_for,
-    would_be_near,
+    to_verify,
 )
 from backend.services.grouping.prepare import Verified, prepare_picture
 from backend.services.jobs import count_progress
@@ -62,7 +62,7 @@ def compare(
         counts = (people[a], people[b]) if a in people and b in people else None
         ca, cb = known[a].capture, known[b].capture
         check = _Check()
-        if would_be_near(ev, thresholds):
+        if to_verify(ev, thresholds):
             check = _check(session, ctx, known, verified, (a, b))
         evidence = Evidence(
             ev.identical,
@@ -73,6 +73,7 @@ def compare(
             other_shot=check.other_shot,
             different=check.different,
             seconds_apart=seconds_apart(ca, cb),
+            verified_copy=check.verdict == geometry.Verdict.COPY.value,
         )
         tier = classify(evidence, thresholds)
         if tier is not None:

@@ -1,10 +1,11 @@
 """What grouping does before it takes the person's lock, so the locked phase stays short.
 
 The pictures whose pixels the comparison needs are decoded (their exact-pixel digests stored),
-the pairs that would be near are verified (``core.verify``: one transform of the image plane
-must explain the picture), and the images of pairs that may end similar meet the object
-detector (the people check asks for them). A family of n copies costs n - 1 verifications:
-two pictures already joined through verified copies are copies through them.
+the pairs that would be near, or that SSCD finds close enough for a verified copy to be near,
+are verified (``core.verify``: one transform of the image plane must explain the picture), and
+the images of pairs that may end similar meet the object detector (the people check asks for
+them). A family of n copies costs n - 1 verifications: two pictures already joined through
+verified copies are copies through them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from backend.services.grouping.candidates import (
     hash_hits,
     read_pixel_digest,
     thresholds_for,
-    would_be_near,
+    to_verify,
 )
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
@@ -118,7 +119,7 @@ def prepare_verification(
         if not new:
             return {}, set()
         found, known, _ = gather(session, ctx, owner_id, new, lambda k: k.pixel_hash)
-        near = {p for p, ev in found.items() if would_be_near(ev, thresholds)}
+        near = {p for p, ev in found.items() if to_verify(ev, thresholds)}
         earlier = {p: _stored_verdict(session, p) for p in near}
         involved = {i for p in near for i in p}
         # Pictures already known to be one photograph: identical, or a stored copy pair.
@@ -151,6 +152,7 @@ def prepare_verification(
             ),
             different=p in near and verdict == geometry.Verdict.DIFFERENT.value,
             seconds_apart=seconds_apart(known[p[0]].capture, known[p[1]].capture),
+            verified_copy=p in near and verdict == geometry.Verdict.COPY.value,
         )
         if classify(evidence, thresholds) == Tier.SIMILAR:
             people.update(p)

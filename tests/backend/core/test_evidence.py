@@ -12,6 +12,7 @@ from backend.core.evidence import (
     count_people,
     different_shots,
     seconds_apart,
+    worth_verifying,
 )
 from backend.core.explain import explain_pair
 from backend.core.grouping import Tier
@@ -144,3 +145,25 @@ def test_seconds_apart_needs_one_camera() -> None:
     assert seconds_apart(a, Capture(T0 + timedelta(seconds=2), 600, camera="Canon EOS 5D")) == 2.5
     assert seconds_apart(a, Capture(T0, 600, camera="Nikon D3")) is None
     assert seconds_apart(a, Capture(camera="Canon EOS 5D")) is None
+
+
+# --- a verified copy among the pairs SSCD calls only similar ---------------------------------
+
+VERIFYING = Thresholds(8, 0.65, 0.5, None, verify_copy=0.5)
+
+
+def test_a_verified_copy_under_the_near_threshold_is_near() -> None:
+    half_crop = Evidence(hash_distance=30, copy=0.55)
+    assert worth_verifying(half_crop, VERIFYING)
+    assert classify(half_crop, VERIFYING) == Tier.SIMILAR  # SSCD alone: only similar
+    verified = Evidence(hash_distance=30, copy=0.55, verified_copy=True)
+    assert classify(verified, VERIFYING) == Tier.NEAR
+    # Not when SSCD is under the floor, nor when the pair is another shot after all.
+    assert not worth_verifying(Evidence(hash_distance=30, copy=0.45), VERIFYING)
+    assert classify(Evidence(hash_distance=30, copy=0.45, verified_copy=True), VERIFYING) is None
+    other = Evidence(hash_distance=30, copy=0.55, verified_copy=True, other_shot=True)
+    assert classify(other, VERIFYING) == Tier.SIMILAR
+    # Without the setting, verification only ever looks at would-be near pairs.
+    assert not worth_verifying(half_crop, NO_CLIP)
+    assert worth_verifying(Evidence(hash_distance=8), NO_CLIP)
+    assert not worth_verifying(Evidence(identical=True, hash_distance=0), VERIFYING)

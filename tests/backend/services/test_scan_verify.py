@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from backend.models import ImagePair
 from backend.runtime import build_runtime
 from backend.services.scan import scan_folder
-from tests.helpers.app import make_settings
+from tests.helpers.app import MODELS_ON, make_settings
 from tests.helpers.images import camera_exif
 from tests.helpers.photos import jpeg, skimage_photo
 
@@ -97,3 +97,42 @@ def test_a_family_of_copies_costs_one_verification_per_copy(tmp_path: Path) -> N
     verified = [p for p in pairs if p.explained is not None]
     through = [p for p in pairs if p.decided_by == "both are verified copies of one photograph"]
     assert len(verified) == 3 and len(through) == 3
+
+
+def test_a_verified_copy_is_near_where_sscd_alone_says_similar(tmp_path: Path) -> None:
+    """With SSCD's near threshold out of reach, a half crop (far by the hashes) is near only
+    because verification finds one transform that explains it; the stereo pair's other view,
+    verified the same way, stays in similar."""
+    left, right = skimage_photo("motorcycle_left.png"), skimage_photo("motorcycle_right.png")
+    files = {
+        "left.jpg": jpeg(left, 92),
+        "left-crop.jpg": jpeg(left.crop((150, 100, 150 + left.width // 2, 100 + left.height // 2))),
+        "right.jpg": jpeg(right, 92),
+    }
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    settings = make_settings(
+        tmp_path / "state",
+        **{
+            **MODELS_ON,
+            "DUPFINDER_OBJECT_MODEL": "none",
+            "DUPFINDER_NEAR_COPY_SIMILARITY": 0.99,
+            "DUPFINDER_SIMILAR_COPY_SIMILARITY": 0.3,
+        },
+    )
+    runtime = build_runtime(settings)
+    try:
+        out = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder)).as_json()
+        with Session(runtime.ctx.engine) as session:
+            pairs = {(p.image_a, p.image_b): p for p in session.exec(select(ImagePair)).all()}
+    finally:
+        runtime.close()
+    paths = {name: str(folder / name) for name in files}
+    assert out["near"] == [sorted([paths["left.jpg"], paths["left-crop.jpg"]])], json.dumps(out)
+    assert out["similar"] == [sorted(paths.values())]
+    copies = [p for p in pairs.values() if p.tier == "near"]
+    assert len(copies) == 1 and copies[0].verdict == "copy"
+    assert copies[0].copy_similarity is not None and copies[0].copy_similarity < 0.99
+    assert (copies[0].decided_by or "").startswith("one transform explains")
