@@ -14,6 +14,13 @@ usage: python bench/verify_benchmark.py [--shared DIR] [--cache DIR] [--seed N] 
      near copy;
    - copies that must stay near, of every eighth original (by name): crop to 50 %, a caption,
      a sticker, turned +10° and -10°, a strong colour grade.
+   - real other shots from ``opencv-doc``'s sample data (a package no threshold has seen):
+     bursts (consecutive video frames of a fixed camera: ``vtest.avi`` every 5th frame, half
+     a second apart, and the optical-flow pairs ``basketball``, ``rubberwhale``) and other
+     viewpoints (the stereo pairs ``aloeL``/``aloeR`` and ``left01``/``right01``, the
+     viewpoint pairs ``graf1``/``graf3`` and ``aero1``/``aero3``), with a copy of the first
+     of each set; ``leuvenA``/``leuvenB`` (one viewpoint, another exposure) are left out: a
+     tone change and nothing else is by definition what a brightness edit is.
    make_benchmark's "bursts" (kphotoalbum ``name``/``name_2``) are kept as it scores them,
    though most are the same subject shot months or years apart by different cameras.
    Pictures rendered from a photo rather than photographs (labelme's mask and box
@@ -169,6 +176,64 @@ def _join_same_named(truth: JsonDict) -> None:
         truth[tier] = [sorted(g) for g in groups]
 
 
+OPENCV = "usr/share/doc/opencv-doc/examples/data"
+# name: (kind, files); a video's files are frame numbers of it
+OPENCV_SHOTS: dict[str, tuple[str, list[str]]] = {
+    "vtest": ("burst", ["vtest.avi#100", "#105", "#110", "#115", "#120"]),
+    "basketball": ("burst", ["basketball1.png", "basketball2.png"]),
+    "rubberwhale": ("burst", ["rubberwhale1.png", "rubberwhale2.png"]),
+    "aloe": ("viewpoint", ["aloeL.jpg", "aloeR.jpg"]),
+    "chessboard": ("viewpoint", ["left01.jpg", "right01.jpg"]),
+    "graffiti": ("viewpoint", ["graf1.png", "graf3.png"]),
+    "aerial": ("viewpoint", ["aero1.jpg", "aero3.jpg"]),
+}
+
+
+def opencv_data(debs: Path) -> Path:
+    """opencv-doc's sample data, downloaded and unpacked (never installed) like photos.sh."""
+    root = debs / "root" / "opencv-doc"
+    if not (root / OPENCV).is_dir():
+        debs.mkdir(parents=True, exist_ok=True)
+        if not list(debs.glob("opencv-doc_*.deb")):
+            subprocess.run(["apt-get", "download", "-qq", "opencv-doc"], cwd=debs, check=True)
+        subprocess.run(
+            ["dpkg", "-x", str(next(debs.glob("opencv-doc_*.deb"))), str(root)], check=True
+        )
+    return root / OPENCV
+
+
+def _frames(video: Path, numbers: list[int]) -> list[Image.Image]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    out = []
+    for n in numbers:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, n)
+        ok, frame = capture.read()
+        assert ok, f"{video}: no frame {n}"
+        out.append(Image.fromarray(frame[:, :, ::-1]))
+    capture.release()
+    return out
+
+
+def opencv_shots(debs: Path) -> dict[str, tuple[str, list[tuple[str, Image.Image]]]]:
+    """Each set of OPENCV_SHOTS as (kind, [(file, picture), ...])."""
+    data = opencv_data(debs)
+    out: dict[str, tuple[str, list[tuple[str, Image.Image]]]] = {}
+    for name, (kind, files) in OPENCV_SHOTS.items():
+        if "#" in files[0]:
+            video, first = files[0].split("#")
+            numbers = [int(first), *(int(f.lstrip("#")) for f in files[1:])]
+            frames = _frames(data / video, numbers)
+            out[name] = (
+                kind,
+                [(f"{video}#{n}", im) for n, im in zip(numbers, frames, strict=True)],
+            )
+        else:
+            out[name] = (kind, [(f, Image.open(data / f).convert("RGB")) for f in files])
+    return out
+
+
 def rendered_origins(originals: Path, debs: Path) -> set[str]:
     """Origins (photos.sh's file names) of rendered pictures, found by their content."""
     rendered: set[str] = set()
@@ -244,6 +309,23 @@ def add_stress(originals: Path, bench: Path, out: Path, seed: int) -> JsonDict:
         truth["near"].append([frame, copy])
         frames += [frame, copy]
     truth["similar"].append(frames)
+    # Real other shots of opencv-doc, each set one scene (similar), a copy of its first shot.
+    truth["shot_kinds"] = {}
+    for kind, shots in opencv_shots(debs).values():
+        members = []
+        for file, im in shots:
+            origin = f"opencv-doc__{file}"
+            members.append(add(f"opencv:{file}", _jpeg(im, 92), origin, "original"))
+            truth["shot_kinds"][origin] = kind
+        first_origin = f"opencv-doc__{shots[0][0]}"
+        half = shots[0][1].resize((shots[0][1].width // 2, shots[0][1].height // 2))
+        copy = add(f"opencv:{shots[0][0]}:half", _jpeg(half, 80), first_origin, "resize_half")
+        truth["near"].append([members[0], copy])
+        truth["similar"].append([*members, copy])
+    for f in VIDEO_FRAMES:
+        truth["shot_kinds"][f"labelme-examples__video_{f}"] = "burst"
+    for side in ("left", "right"):
+        truth["shot_kinds"][f"skimage__motorcycle_{side}"] = "viewpoint"
     unscored = rendered_origins(originals, debs)
     truth["unscored"] = sorted(n for n, v in truth["images"].items() if v["origin"] in unscored)
     for tier in TIERS:
@@ -294,6 +376,23 @@ def score_part(truth: JsonDict, pred: JsonDict, part: str) -> JsonDict:
     result["other_shot_pairs"] = len(other)
     result["other_shots_in_near"] = len(other & near_pred)
     result["other_shots_in_similar"] = len(other & (similar_pred - near_pred))
+    kinds = truth.get("shot_kinds", {})
+
+    def kind_of(a: str, b: str) -> str:
+        oa, ob = truth["images"][a]["origin"], truth["images"][b]["origin"]
+        if kinds.get(oa) and kinds.get(oa) == kinds.get(ob):
+            return str(kinds[oa])
+        if package(oa) == package(ob) == "kphotoalbum":
+            return "same subject (kphotoalbum)"
+        return "other"
+
+    by_kind: dict[str, dict[str, int]] = {}
+    for a, b in sorted(other):
+        row = by_kind.setdefault(kind_of(a, b), {"pairs": 0, "in_near": 0, "in_similar": 0})
+        row["pairs"] += 1
+        row["in_near"] += (a, b) in near_pred
+        row["in_similar"] += (a, b) in similar_pred and (a, b) not in near_pred
+    result["other_shots_by_kind"] = by_kind
     result["other_shots_in_near_examples"] = sorted(
         f"{truth['images'][a]['origin']} ~ {truth['images'][b]['origin']}"
         for a, b in other & near_pred
@@ -309,12 +408,11 @@ def calibrate(images: Path, truth: JsonDict) -> JsonDict:
     from backend.core.decode import decode_reduced
 
     exact = pairs(truth["exact"])
-    # An original and its copy: copy-to-copy pairs join through the original anyway.
+    # Copy to copy too: a scan verifies such pairs (the strongest pair of a family first).
     todo = [
         p
         for p in sorted(pairs(truth["near"]) - exact)
         if part_of(truth["images"][p[0]]["origin"]) == "calibration"
-        and "original" in (truth["images"][p[0]]["edit"], truth["images"][p[1]]["edit"])
     ]
     cache: dict[str, Any] = {}
 
@@ -357,8 +455,12 @@ def calibrate(images: Path, truth: JsonDict) -> JsonDict:
                 )
             )
             sweep.append({"explained": e, "explained_compact": ec, "copies_refused": refused})
+    moved = sorted(
+        (round((v.moved or 0.0) * v.cells), "+".join(e)) for v, e in rows if v.moved is not None
+    )
     return {
         "pairs": len(rows),
+        "most_moved_cells": moved[-5:][::-1],
         "images": len(cache),
         "seconds_in_process": round(seconds, 2),
         "undecided": undecided,
@@ -491,6 +593,19 @@ def markdown(res: JsonDict) -> str:
                 ]
             )
     lines.append(md_table(head, rows))
+    verified = res["scans"].get("verified")
+    if verified:
+        kinds = verified["score"]["held-out"].get("other_shots_by_kind", {})
+        lines += ["", "Other shots of the held-out part by kind (verified scan):", ""]
+        lines.append(
+            md_table(
+                ["kind", "pairs", "in near", "in similar"],
+                [
+                    [k, str(v["pairs"]), str(v["in_near"]), str(v["in_similar"])]
+                    for k, v in sorted(kinds.items())
+                ],
+            )
+        )
     cal = res.get("calibration")
     if cal:
         lines += [
@@ -500,7 +615,8 @@ def markdown(res: JsonDict) -> str:
             f"min {cal['explained_percentiles']['min']}, 1st percentile "
             f"{cal['explained_percentiles']['p01']}, median "
             f"{cal['explained_percentiles']['median']}; undecided {cal['undecided']}; "
-            f"verdicts {cal['verdicts']}.",
+            f"verdicts {cal['verdicts']}; most cells moved on their own (step 4) in a "
+            f"copy: {cal.get('most_moved_cells')}.",
         ]
     if "overhead" in res:
         lines += ["", f"Verification's share of the scan's wall time: {res['overhead']}."]

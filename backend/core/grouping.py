@@ -4,7 +4,9 @@ Tiers nest: exact ⊂ near ⊂ similar. The groups of a tier are the connected c
 edges of that tier and the stricter ones. A near group with exactly the members of an exact
 group adds nothing and is not reported. Pairs a person said are not duplicates (or chose to
 keep both) may never end up in one group: an edge that would join them is skipped, strongest
-edges first, so a dismissed group never comes back, not even through a new image.
+edges first, so a dismissed group never comes back, not even through a new image. Pairs known
+to be two shots (verification or EXIF: ``apart``) may share a similar group but never an exact
+or near one: a chain of copies between frames of a video must not make two frames "copies".
 """
 
 from __future__ import annotations
@@ -85,15 +87,23 @@ def tiered_groups(
     edges: Iterable[Edge],
     forbidden: Mapping[int, set[int]] | None = None,
     tiers: tuple[Tier, ...] = (Tier.EXACT, Tier.NEAR, Tier.SIMILAR),
+    apart: Mapping[int, set[int]] | None = None,
 ) -> list[Group]:
     edges = list(edges)
+    forbidden = forbidden or {}
+    # Stricter than similar: what a person keeps apart, and what are two shots.
+    strict = {
+        node: forbidden.get(node, set()) | (apart or {}).get(node, set())
+        for node in set(forbidden) | set(apart or {})
+    }
     out: list[Group] = []
     stricter: set[frozenset[int]] = set()
     for tier in tiers:
         rank = TIER_RANK[tier]
+        keep_apart = strict if rank < TIER_RANK[Tier.SIMILAR] else forbidden
         found = {
             frozenset(c)
-            for c in components([e for e in edges if TIER_RANK[e.tier] <= rank], forbidden)
+            for c in components([e for e in edges if TIER_RANK[e.tier] <= rank], keep_apart)
         }
         out.extend(Group(tier, c) for c in sorted(found, key=min) if c not in stricter)
         stricter |= found

@@ -31,6 +31,9 @@ class ImagePair(SQLModel, table=True):
     explained: float | None = None
     inlier_ratio: float | None = None
     decided_by: str | None = Field(default=None, max_length=200)
+    # Share of the picture that moved on its own (verification's motion check; None where it
+    # did not look): with an "other_shot" verdict, proof of two captures (see regroup).
+    moved: float | None = None
 
 
 class GroupStatus(StrEnum):

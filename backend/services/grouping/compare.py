@@ -141,6 +141,7 @@ class _Check:
     explained: float | None = None
     inlier_ratio: float | None = None
     decided_by: str | None = None
+    moved: float | None = None  # share that moved on its own (core.verify step 4)
 
 
 def _check(
@@ -167,6 +168,7 @@ def _check(
                 stored.explained,
                 stored.inlier_ratio,
                 stored.decided_by,
+                stored.moved,
             )
         limits = ctx.settings.decode_limits
         pa, pb = prepare_picture(ctx.store, a, limits), prepare_picture(ctx.store, b, limits)
@@ -180,6 +182,7 @@ def _check(
         found.explained,
         found.inlier_ratio,
         found.explanation(),
+        found.moved,
     )
 
 
@@ -222,6 +225,7 @@ def _store_edges(session: Session, owner_id: int, edges: Iterable[_Stored]) -> N
                     explained=edge.check.explained,
                     inlier_ratio=edge.check.inlier_ratio,
                     decided_by=edge.check.decided_by,
+                    moved=edge.check.moved,
                 )
             )
             continue
@@ -233,6 +237,6 @@ def _store_edges(session: Session, owner_id: int, edges: Iterable[_Stored]) -> N
         if edge.check.verdict is not None:
             existing.verdict, existing.decided_by = edge.check.verdict, edge.check.decided_by
             existing.explained = edge.check.explained
-            existing.inlier_ratio = edge.check.inlier_ratio
+            existing.inlier_ratio, existing.moved = edge.check.inlier_ratio, edge.check.moved
         session.add(existing)
     session.flush()

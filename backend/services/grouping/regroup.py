@@ -19,6 +19,18 @@ from backend.models import DuplicateGroup, GroupMember, Image, ImagePair, PairDe
 from backend.services.grouping.open_groups import open_groups_with
 
 GROUPED_TIERS = (Tier.EXACT, Tier.NEAR, Tier.SIMILAR)
+OTHER_SHOT = "other_shot"  # core.verify.Verdict.OTHER_SHOT, as ImagePair.verdict stores it
+
+
+def two_shots(verdict: str | None, explained: float | None, moved: float | None) -> bool:
+    """Positive evidence that a pair is two captures, strong enough to keep them out of one
+    near group even through copies: EXIF said so (no picture compared: nothing explained), or
+    texture moved on its own where one transform explains the rest (``moved`` is set only
+    there). A pair that one transform merely explains too little of (a heavy edit looks the
+    same) is only kept out of near itself."""
+    return verdict == OTHER_SHOT and (explained is None or moved is not None)
+
+
 CHUNK = 5000  # ids per IN list
 
 
@@ -34,6 +46,7 @@ class _Area:
 
     images: set[int] = field(default_factory=set)
     pairs: dict[tuple[int, int], Edge] = field(default_factory=dict)
+    two_shots: set[tuple[int, int]] = field(default_factory=set)  # verdict "other_shot"
     groups: dict[int, set[int]] = field(default_factory=dict)  # open group id -> members
 
     @classmethod
@@ -45,15 +58,20 @@ class _Area:
             reached: set[int] = set()
             for chunk in _chunks(frontier):
                 for side in (ImagePair.image_a, ImagePair.image_b):
-                    for a, b, tier, distance in session.execute(
+                    for a, b, tier, distance, verdict, explained, moved in session.execute(
                         sa.select(
                             col(ImagePair.image_a),
                             col(ImagePair.image_b),
                             col(ImagePair.tier),
                             col(ImagePair.distance),
+                            col(ImagePair.verdict),
+                            col(ImagePair.explained),
+                            col(ImagePair.moved),
                         ).where(col(ImagePair.owner_id) == owner_id, col(side).in_(chunk))
                     ):
                         area.pairs[(a, b)] = Edge(a, b, tier, distance)
+                        if two_shots(verdict, explained, moved):
+                            area.two_shots.add((a, b))
                         reached.update((a, b))
                 new_groups = set(
                     session.execute(open_groups_with(owner_id, chunk)).scalars()
@@ -97,7 +115,9 @@ def regroup(session: Session, owner_id: int, seeds: Iterable[int]) -> None:
             if b in area.images
         )
     edges = [e for e in area.pairs.values() if e.a not in hidden and e.b not in hidden]
-    wanted = tiered_groups(edges, forbidden_map(decided), GROUPED_TIERS)
+    wanted = tiered_groups(
+        edges, forbidden_map(decided), GROUPED_TIERS, forbidden_map(area.two_shots)
+    )
 
     rows = {
         g.id: g

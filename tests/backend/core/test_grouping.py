@@ -79,6 +79,19 @@ class TestTieredGroups:
         assert all(not {1, 2} <= g.members for g in found)
         assert found  # 3 still pairs with one of them
 
+    def test_two_shots_share_a_similar_group_but_never_a_near_one(self) -> None:
+        """Frames 1 and 3 are proven two shots; 2 verified a copy of each (a chain of copies
+        that a tiny motion slipped through). Near joins 2 to one of them only; similar keeps
+        all three together."""
+        edges = [Edge(1, 2, N, 2.0), Edge(2, 3, N, 3.0), Edge(1, 3, S, 6.0)]
+        found = groups_of(tiered_groups(edges, None, (E, N, S), forbidden_map([(1, 3)])))
+        assert found == {(N, frozenset({1, 2})), (S, frozenset({1, 2, 3}))}
+        # Without the evidence, the chain makes all three one near group.
+        assert groups_of(tiered_groups(edges)) == {(N, frozenset({1, 2, 3}))}
+        # A person's decision still applies to every tier alongside.
+        decided = tiered_groups(edges, forbidden_map([(2, 3)]), (E, N, S), forbidden_map([(1, 3)]))
+        assert groups_of(decided) == {(N, frozenset({1, 2}))}
+
     def test_edge_ordering_and_pair(self) -> None:
         assert pair(5, 2) == (2, 5) == pair(2, 5)
         assert Edge(1, 2, E).strength() < Edge(1, 2, N, 0.0).strength()

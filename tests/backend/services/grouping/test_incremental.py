@@ -28,7 +28,7 @@ from backend.services.context import AppContext
 from backend.services.features.extract import extract_image_features
 from backend.services.grouping.library import HashLibraries
 from backend.services.grouping.prepare import _stored_copies
-from backend.services.grouping.regroup import _Area
+from backend.services.grouping.regroup import _Area, regroup
 from backend.services.grouping.task import update_owner_groups
 from backend.services.images import delete_image
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
@@ -255,3 +255,49 @@ def test_only_pairs_proven_one_photograph_make_copies_through_them(
     with Session(ctx.engine) as session:
         assert sorted(_stored_copies(session, owner, set(i))) == [(i[0], i[1]), (i[1], i[2])]
         assert _stored_copies(session, owner + 1, set(i)) == []  # another person's: none
+
+
+def test_proven_two_shots_never_share_a_near_group(ctx: AppContext, owner: int) -> None:
+    """Frames 0 and 2 moved on their own (verification's motion check), frame 1 verified a
+    copy of each (its motion too small to see): near keeps 0 and 2 apart, similar holds all.
+    An "other shot" that only says one transform explains too little (a heavy edit looks the
+    same) keeps no one apart: it is no proof of two captures."""
+    ids = add(ctx, owner, [(f"{n}.jpg", img.jpeg(950 + n, (120, 90))) for n in range(6)])
+    i = [ids[f"{n}.jpg"] for n in range(6)]
+    copy, other = Verdict.COPY.value, Verdict.OTHER_SHOT.value
+    stored = [
+        (i[0], i[1], Tier.NEAR, 2.0, copy, 0.9, None),
+        (i[1], i[2], Tier.NEAR, 3.0, copy, 0.9, None),
+        (i[0], i[2], Tier.SIMILAR, 5.0, other, 0.88, 0.08),  # moved on its own
+        (i[3], i[4], Tier.NEAR, 2.0, copy, 0.9, None),
+        (i[4], i[5], Tier.NEAR, 3.0, copy, 0.9, None),
+        (i[3], i[5], Tier.SIMILAR, 5.0, other, 0.6, None),  # explains too little: no proof
+    ]
+    with ctx.session(write=True) as session:
+        for a, b, tier, bits, verdict, explained, moved in stored:
+            a, b = min(a, b), max(a, b)
+            session.add(
+                ImagePair(
+                    owner_id=owner,
+                    image_a=a,
+                    image_b=b,
+                    tier=tier,
+                    distance=bits,
+                    verdict=verdict,
+                    explained=explained,
+                    moved=moved,
+                )
+            )
+    with ctx.session(write=True) as session:
+        regroup(session, owner, i)
+    with Session(ctx.engine) as session:
+        tiers = {
+            (g.tier, frozenset(names))
+            for gid, names in open_groups(ctx, owner).items()
+            if (g := session.get(DuplicateGroup, gid)) is not None
+        }
+    assert tiers == {
+        (Tier.NEAR, frozenset({"0.jpg", "1.jpg"})),
+        (Tier.SIMILAR, frozenset({"0.jpg", "1.jpg", "2.jpg"})),
+        (Tier.NEAR, frozenset({"3.jpg", "4.jpg", "5.jpg"})),
+    }
