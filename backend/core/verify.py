@@ -400,7 +400,10 @@ def verify(a: Prepared, b: Prepared, rules: Rules | None = None) -> Verification
         grid.explained >= rules.explained_compact and grid.compact >= rules.compact
     ):
         verdict = Verdict.COPY
-        moved = _moved(grid)
+        # Only unexplained textured cells can have moved: with too few of them (most copies),
+        # the flow is not computed at all.
+        unexplained = int(grid.unexplained.sum()) if grid.unexplained is not None else 0
+        moved = _moved(grid) if unexplained >= rules.moved_cells else 0
         if moved >= rules.moved_cells and moved >= rules.moved_share * grid.cells:
             verdict = Verdict.OTHER_SHOT
         return Verification(

@@ -38,6 +38,7 @@ from backend.services.grouping.candidates import (
     thresholds_for,
     to_verify,
 )
+from backend.services.grouping.picture_cache import PICTURES
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
 Verified = dict[tuple[int, int], geometry.Verification]
@@ -241,8 +242,13 @@ def _stored_verdict(session: Session, key: tuple[int, int]) -> str | None:
 def prepare_picture(
     store: BlobStore, item: Known, limits: DecodeLimits
 ) -> geometry.Prepared | None:
-    try:
-        _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE, limits)
-    except (BlobNotFound, ValueError, OSError):
-        return None  # unreadable now: the pair stays as its evidence says
-    return geometry.prepare(picture)
+    """The picture reduced and its keypoints found: kept between runs (``PICTURES``)."""
+
+    def make() -> geometry.Prepared | None:
+        try:
+            _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE, limits)
+        except (BlobNotFound, ValueError, OSError):
+            return None  # unreadable now: the pair stays as its evidence says
+        return geometry.prepare(picture)
+
+    return PICTURES.get(item.storage_key, make)
