@@ -57,6 +57,9 @@ BLUR_SIGMA = 1.2  # both pictures are blurred a little: resampling and JPEG nois
 # least MOVED_PX (median over the cell, at LONG_SIDE) does, and it then correlates MOVED_NCC.
 MOVED_PX = 1.0
 MOVED_NCC = 0.9
+# ...and only where cells are this many pixels on their short side: in a thumbnail compared at
+# its own size, resampling alone moves a few-pixel cell by a pixel.
+MOVED_MIN_CELL = 10
 
 
 class Verdict(StrEnum):
@@ -291,12 +294,14 @@ def _moved(grid: _Grid) -> int:
         return 0
     if not grid.unexplained.any():
         return 0
+    ys, xs = grid.bounds
+    if min(int(np.diff(ys).min()), int(np.diff(xs).min())) < MOVED_MIN_CELL:
+        return 0  # too small a picture to tell motion from resampling
     a8 = np.clip(grid.fa, 0, 255).astype(np.uint8)
     b8 = np.clip(grid.warped, 0, 255).astype(np.uint8)
     # a(x) ~ b(x + flow(x)): where the warped second picture's texture went, pixel by pixel.
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     flow = np.asarray(dis.calc(a8, b8, np.zeros((*a8.shape, 2), np.float32)), np.float32)
-    ys, xs = grid.bounds
     moved = 0
     for i, j in zip(*np.nonzero(grid.unexplained), strict=True):
         y0, y1, x0, x1 = int(ys[i]), int(ys[i + 1]), int(xs[j]), int(xs[j + 1])
