@@ -178,9 +178,9 @@ def _join_same_named(truth: JsonDict) -> None:
 
 
 OPENCV = "usr/share/doc/opencv-doc/examples/data"
-# name: (kind, files); a video's files are frame numbers of it
+# name: (kind, files); "video#n" is frame n of that video
 OPENCV_SHOTS: dict[str, tuple[str, list[str]]] = {
-    "vtest": ("burst", ["vtest.avi#100", "#105", "#110", "#115", "#120"]),
+    "vtest": ("burst", [f"vtest.avi#{n}" for n in range(100, 121, 5)]),
     "basketball": ("burst", ["basketball1.png", "basketball2.png"]),
     "rubberwhale": ("burst", ["rubberwhale1.png", "rubberwhale2.png"]),
     "aloe": ("viewpoint", ["aloeL.jpg", "aloeR.jpg"]),
@@ -203,36 +203,28 @@ def opencv_data(debs: Path) -> Path:
     return root / OPENCV
 
 
-def _frames(video: Path, numbers: list[int]) -> list[Image.Image]:
+def _picture(data: Path, file: str) -> Image.Image:
+    """An image file of opencv-doc's data, or frame n of a video there (``video#n``)."""
+    if "#" not in file:
+        return Image.open(data / file).convert("RGB")
     import cv2
 
-    capture = cv2.VideoCapture(str(video))
-    out = []
-    for n in numbers:
-        capture.set(cv2.CAP_PROP_POS_FRAMES, n)
-        ok, frame = capture.read()
-        assert ok, f"{video}: no frame {n}"
-        out.append(Image.fromarray(frame[:, :, ::-1]))
+    video, frame = file.split("#")
+    capture = cv2.VideoCapture(str(data / video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, int(frame))
+    ok, pixels = capture.read()
     capture.release()
-    return out
+    assert ok, f"{video}: no frame {frame}"
+    return Image.fromarray(pixels[:, :, ::-1])
 
 
 def opencv_shots(debs: Path) -> dict[str, tuple[str, list[tuple[str, Image.Image]]]]:
     """Each set of OPENCV_SHOTS as (kind, [(file, picture), ...])."""
     data = opencv_data(debs)
-    out: dict[str, tuple[str, list[tuple[str, Image.Image]]]] = {}
-    for name, (kind, files) in OPENCV_SHOTS.items():
-        if "#" in files[0]:
-            video, first = files[0].split("#")
-            numbers = [int(first), *(int(f.lstrip("#")) for f in files[1:])]
-            frames = _frames(data / video, numbers)
-            out[name] = (
-                kind,
-                [(f"{video}#{n}", im) for n, im in zip(numbers, frames, strict=True)],
-            )
-        else:
-            out[name] = (kind, [(f, Image.open(data / f).convert("RGB")) for f in files])
-    return out
+    return {
+        name: (kind, [(f, _picture(data, f)) for f in files])
+        for name, (kind, files) in OPENCV_SHOTS.items()
+    }
 
 
 def rendered_origins(originals: Path, debs: Path) -> set[str]:

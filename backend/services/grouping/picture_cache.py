@@ -17,9 +17,7 @@ from backend.core.verify import Prepared
 BUDGET_BYTES = 48 * 1024 * 1024  # about 250 pictures at 512 px with their keypoints
 
 
-def _size(picture: Prepared | None) -> int:
-    if picture is None:
-        return 64
+def _size(picture: Prepared) -> int:
     size = picture.grey.nbytes + picture.keypoints.nbytes
     return size + (picture.descriptors.nbytes if picture.descriptors is not None else 0)
 

@@ -28,7 +28,7 @@ from backend.services.context import AppContext
 from backend.services.features.extract import extract_image_features
 from backend.services.grouping.library import HashLibraries
 from backend.services.grouping.prepare import _stored_copies
-from backend.services.grouping.regroup import _Area, regroup
+from backend.services.grouping.regroup import OTHER_SHOT, _Area, regroup
 from backend.services.grouping.task import update_owner_groups
 from backend.services.images import delete_image
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
@@ -265,6 +265,7 @@ def test_proven_two_shots_never_share_a_near_group(ctx: AppContext, owner: int) 
     ids = add(ctx, owner, [(f"{n}.jpg", img.jpeg(950 + n, (120, 90))) for n in range(6)])
     i = [ids[f"{n}.jpg"] for n in range(6)]
     copy, other = Verdict.COPY.value, Verdict.OTHER_SHOT.value
+    assert other == OTHER_SHOT  # regroup's own name for it (it does not import OpenCV)
     stored = [
         (i[0], i[1], Tier.NEAR, 2.0, copy, 0.9, None),
         (i[1], i[2], Tier.NEAR, 3.0, copy, 0.9, None),
