@@ -448,17 +448,17 @@ def calibrate(images: Path, truth: JsonDict) -> JsonDict:
                 )
             )
             sweep.append({"explained": e, "explained_compact": ec, "copies_refused": refused})
-    # Step 4's count on every pair, the flow computed even where too few cells are unexplained
-    # for the default rule to look (Rules.moved_cells): what the rule's threshold is set on.
-    counting = Rules(moved_cells=1, moved_share=0.0)
+    # Step 4's share on every pair, computed in full even where too little changed for the
+    # default rule to look (Rules.moved): what the rule's threshold is set on.
+    counting = Rules(moved=0.0)
     moved = sorted(
-        (round((c.moved or 0.0) * c.cells), "+".join(e))
+        (round((c.moved or 0.0) * 100, 3), "+".join(e))
         for (a, b), (_, e) in zip(todo, rows, strict=True)
         if (c := verify(prep(a), prep(b), counting)).moved is not None
     )
     return {
         "pairs": len(rows),
-        "most_moved_cells": moved[-5:][::-1],
+        "most_moved_percent": moved[-5:][::-1],
         "images": len(cache),
         "seconds_in_process": round(seconds, 2),
         "undecided": undecided,
@@ -613,8 +613,8 @@ def markdown(res: JsonDict) -> str:
             f"min {cal['explained_percentiles']['min']}, 1st percentile "
             f"{cal['explained_percentiles']['p01']}, median "
             f"{cal['explained_percentiles']['median']}; undecided {cal['undecided']}; "
-            f"verdicts {cal['verdicts']}; most cells moved on their own (step 4) in a "
-            f"copy: {cal.get('most_moved_cells')}.",
+            f"verdicts {cal['verdicts']}; the highest shares of a copy's pixels that moved "
+            f"on their own (step 4, %): {cal.get('most_moved_percent')}.",
         ]
     if "overhead" in res:
         lines += ["", f"Verification's share of the scan's wall time: {res['overhead']}."]
