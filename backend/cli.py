@@ -143,34 +143,15 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     if problem:  # said at once, before any progress bar
         print(f"dupfinder: {problem}", file=sys.stderr)
         return 2
-    from tqdm import tqdm
-
+    from backend.cli_progress import progress_display
     from backend.runtime import build_runtime
     from backend.services.scan import scan_folder
 
     if settings.object_tags == "auto":  # a scan shows no tags: only the people check's images
         settings = settings.model_copy(update={"object_tags": "candidates"})
     runtime = build_runtime(settings, embedded=True)  # it reads files on this machine
-    bar = tqdm(
-        total=0,
-        unit="img",
-        desc="hashing",
-        file=sys.stderr,
-        disable=args.quiet,
-        dynamic_ncols=True,
-    )
-
-    shown = ["hashing"]
-
-    def progress(phase: str, finished: int, total: int) -> None:
-        if shown[0] != phase:  # hashing, models, grouping: each from 0 to its total
-            shown[0] = phase
-            bar.set_description(phase, refresh=False)
-            bar.reset(total=total)
-        bar.total = total
-        bar.update(finished - bar.n)  # tqdm redraws at most ten times a second
-        if finished == total:
-            bar.refresh()  # a phase's end is shown before the next one starts
+    progress = progress_display("img", args.quiet)  # hashing, models, grouping
+    progress("hashing", 0, 0)
 
     try:
         report = scan_folder(runtime.ctx, runtime.embedded_worker(), args.folder, progress)
@@ -178,7 +159,7 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dupfinder: {exc}", file=sys.stderr)
         return 2
     finally:
-        bar.close()
+        progress.close()
         runtime.close()
     try:
         if args.json:
@@ -206,8 +187,7 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
     """Read the archives here (no upload), store the photos for the person, and analyse them:
     on this process's worker, or on the Celery workers when a broker is configured."""
-    from tqdm import tqdm
-
+    from backend.cli_progress import progress_display
     from backend.runtime import build_runtime
     from backend.services.ingestion import takeout
 
@@ -217,17 +197,8 @@ def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dupfinder: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     runtime = build_runtime(settings)
-    bar = tqdm(total=0, unit="file", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
-
-    phase = [""]
-
-    def progress(what: str, done: int, total: int) -> None:
-        if phase[0] != what:  # reading the archive, importing photos, analysing
-            phase[0] = what
-            bar.set_description(what)
-            bar.reset(total=total or None)
-        bar.total = total or None
-        bar.update(done - bar.n)  # redrawn at most ten times a second
+    # reading the archive, importing photos, analysing
+    progress = progress_display("file", args.quiet)
 
     try:
         job_id = takeout.job_for_person(runtime.ctx, args.user)
@@ -246,7 +217,7 @@ def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
                 progress("analysing", *takeout.job_progress(runtime.ctx, job_id))
             progress("analysing", *takeout.job_progress(runtime.ctx, job_id))
     finally:
-        bar.close()
+        progress.close()
         runtime.close()
     print(f"job {job_id}: {report.summary()}")
     for name, reason in report.skipped if args.verbose else []:
