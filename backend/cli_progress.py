@@ -11,7 +11,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, NoReturn, Protocol, TextIO
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 LINE_EVERY_S = 5.0
 
@@ -33,7 +36,9 @@ class _Silent:
 class _Bar:
     def __init__(self, unit: str, stream: TextIO) -> None:
         self._unit, self._stream = unit, stream
-        self._bar: Any = None  # drawn at the first phase, under its name
+        # Made at the first phase, so that its first drawing already bears the phase's name;
+        # tqdm is imported there, not at start-up (``--help`` and ``-q`` never need it).
+        self._bar: tqdm[NoReturn] | None = None
         self._phase = ""
 
     def __call__(self, phase: str, done: int, total: int) -> None:
@@ -69,24 +74,38 @@ class _Lines:
     ) -> None:
         self._unit, self._stream, self._clock = unit, stream, clock
         self._phase = ""
+        self._said: tuple[int, int] | None = None  # the phase's (done, total) last written
         self._said_at = 0.0
-        self._ended = False
+        self._last: tuple[int, int] | None = None  # ...and last told
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         now = self._clock()
-        started = phase != self._phase
-        if started:
-            self._phase, self._ended = phase, False
-        ended = total > 0 and done >= total
-        if started or (ended and not self._ended) or now - self._said_at >= LINE_EVERY_S:
-            self._ended = ended
+        if phase != self._phase:
+            self._phase, self._said = phase, None
+        said = self._said
+        if said == (done, total):
+            return  # nothing new (an ended phase polled again)
+        if (
+            said is None
+            or (total and not said[1])  # the total just became known
+            or (total and done >= total)  # the phase ended
+            or now - self._said_at >= LINE_EVERY_S
+        ):
+            self._write(done, total)
             self._said_at = now
-            count = f"{done} of {total}" if total else f"{done}"
-            self._stream.write(f"{phase}: {count} {self._unit}{', done' if ended else ''}\n")
-            self._stream.flush()
+        self._last = (done, total)
+
+    def _write(self, done: int, total: int) -> None:
+        self._said = (done, total)
+        count = f"{done} of {total}" if total else f"{done}"
+        ended = ", done" if total and done >= total else ""
+        self._stream.write(f"{self._phase}: {count} {self._unit}{ended}\n")
+        self._stream.flush()
 
     def close(self) -> None:
-        pass
+        # A phase with no total (or one cut short) ends on its last count.
+        if self._last is not None and self._last != self._said:
+            self._write(*self._last)
 
 
 def progress_display(unit: str, quiet: bool, stream: TextIO | None = None) -> Progress:

@@ -35,11 +35,25 @@ def test_a_log_gets_a_line_per_phase_start_and_end_and_few_between() -> None:
     ]
 
 
-def test_an_unknown_total_is_counted_without_one() -> None:
+def test_an_unknown_total_is_counted_without_one_and_ends_on_its_last_count() -> None:
     out = io.StringIO()
     show = _Lines("file", out, _Clock())
     show("reading the archive", 3, 0)
-    assert out.getvalue() == "reading the archive: 3 file\n"
+    show("reading the archive", 40, 0)
+    show.close()
+    assert out.getvalue().splitlines() == [
+        "reading the archive: 3 file",
+        "reading the archive: 40 file",
+    ]
+
+
+def test_a_total_that_becomes_known_is_said_at_once() -> None:
+    out = io.StringIO()
+    show = _Lines("img", out, _Clock())
+    show("hashing", 0, 0)  # the scan starts before it has counted the folder
+    show("hashing", 0, 12)
+    show.close()
+    assert out.getvalue().splitlines() == ["hashing: 0 img", "hashing: 0 of 12 img"]
 
 
 def test_quiet_says_nothing_and_a_pipe_gets_lines() -> None:

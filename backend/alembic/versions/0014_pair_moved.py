@@ -1,7 +1,8 @@
 """pair moved share
 
-``image_pair.moved``: the share of the picture that verification found moved on its own (things
-that a local displacement brings back into line where one transform explains the rest). An
+``image_pair.moved``: the share of the picture that verification found moved on its own where one
+transform explains the rest (cells at first; pixels since verification looks pixel by pixel, a
+later change of the code, not of the schema: pairs keep what their own run measured). An
 "other_shot" verdict with it set is positive evidence of two captures: such pictures never share
 a near group, not even through copies.
 
