@@ -230,9 +230,7 @@ def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from backend.main import create_app
+    from backend import serve
 
     print(
         f"Duplicate Image Finder on http://{args.host}:{args.port} (API docs at /docs); "
@@ -241,8 +239,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     if settings.embedded_analysis == "auto":  # people wait on this process: analysis leaves it
         settings = settings.model_copy(update={"embedded_analysis": "processes"})
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
-    return 0
+    return serve.run(settings, args.host, args.port)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

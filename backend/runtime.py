@@ -26,9 +26,12 @@ from backend.services.similarity.factory import make_vector_index
 from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
 from backend.services.worker.processes import AnalysisProcesses
+from backend.services.worker.relay import Message, RelayedJobQueue
 from backend.services.worker.tasks import TASKS
 
 if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+
     from celery import Celery
 
     from backend.services.worker.sweeper import Sweeper
@@ -100,6 +103,8 @@ def celery_worker_app(settings: Settings) -> Celery:
 class Runtime:
     ctx: AppContext
     sweeper: Sweeper | None = field(default=None)
+    # An API process of `dupfinder serve` whose jobs go to the supervisor's embedded worker.
+    relayed: bool = False
 
     @property
     def engine(self) -> Engine:
@@ -112,7 +117,7 @@ class Runtime:
 
     @property
     def mode(self) -> str:
-        return "embedded" if self.worker is not None else "celery"
+        return "embedded" if self.worker is not None or self.relayed else "celery"
 
     def start(self) -> None:
         """Embedded mode: re-send what a previous run left unfinished, then keep sweeping for
@@ -156,3 +161,12 @@ def build_runtime(
         prepare_database(settings.database_url)
     in_process = not settings.distributed if embedded is None else embedded
     return Runtime(build_context(settings, embedded=in_process))
+
+
+def build_api_runtime(settings: Settings, relay: Queue[Message] | None, supervisor: int) -> Runtime:
+    """The runtime of one of `dupfinder serve`'s API processes. Embedded mode: its jobs are
+    relayed to the supervisor's worker (``relay``); distributed: sent to Celery as usual. The
+    supervisor has migrated the database already."""
+    if relay is None:
+        return Runtime(build_context(settings, embedded=False))
+    return Runtime(make_context(settings, RelayedJobQueue(relay, supervisor)), relayed=True)

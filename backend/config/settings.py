@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     embedded_analysis: Literal["auto", "threads", "processes"] = Field(
         default="auto", alias="DUPFINDER_EMBEDDED_ANALYSIS"
     )
+    # `dupfinder serve`: processes answering requests (0: one per core, at most 2). Above 1,
+    # the serve process supervises them and keeps the analysis (see backend/serve.py).
+    api_processes: int = Field(default=0, ge=0, le=32, alias="DUPFINDER_API_PROCESSES")
     # How much lower the analysis processes' priority is (nice increment, 0-19).
     analysis_nice: int = Field(default=10, ge=0, le=19, alias="DUPFINDER_ANALYSIS_NICE")
     # Perceptual-hash distance (of 64 bits) at or under which two pictures are the same photo.
