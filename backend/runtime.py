@@ -26,11 +26,11 @@ from backend.services.similarity.factory import make_vector_index
 from backend.services.storage.factory import make_blob_store
 from backend.services.worker.embedded import EmbeddedWorker
 from backend.services.worker.processes import AnalysisProcesses
-from backend.services.worker.relay import Message, RelayedJobQueue
+from backend.services.worker.relay import RelayedJobQueue
 from backend.services.worker.tasks import TASKS
 
 if TYPE_CHECKING:
-    from multiprocessing.queues import Queue
+    from multiprocessing.connection import Connection
 
     from celery import Celery
 
@@ -163,10 +163,10 @@ def build_runtime(
     return Runtime(build_context(settings, embedded=in_process))
 
 
-def build_api_runtime(settings: Settings, relay: Queue[Message] | None, supervisor: int) -> Runtime:
+def build_api_runtime(settings: Settings, relay: Connection | None, supervisor: int) -> Runtime:
     """The runtime of one of `dupfinder serve`'s API processes. Embedded mode: its jobs are
     relayed to the supervisor's worker (``relay``); distributed: sent to Celery as usual. The
-    supervisor has migrated the database already."""
+    supervisor has migrated the database already. ``relay``: this process's pipe to it."""
     if relay is None:
         return Runtime(build_context(settings, embedded=False))
     return Runtime(make_context(settings, RelayedJobQueue(relay, supervisor)), relayed=True)

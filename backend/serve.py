@@ -25,12 +25,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
 from types import FrameType
 
 from backend.config import Settings
-from backend.services.worker.relay import JobRelay, Message
+from backend.services.worker.relay import JobRelay
 
 log = logging.getLogger(__name__)
 # An API process that ends this soon after its start failed to start: starting it again
@@ -40,6 +40,9 @@ START_GRACE_SECONDS = 5.0
 # steps on the event loop wait for the GIL behind the request threads; a shorter interval cut
 # read p99 by about a tenth under load (bench, 3 alternating rounds).
 SWITCH_INTERVAL = 0.0005
+# Seconds an API process lets its open requests finish once told to stop (the supervisor
+# waits a little longer before it kills it).
+GRACEFUL_SECONDS = 25
 
 
 def api_processes(settings: Settings) -> int:
@@ -65,25 +68,34 @@ def listening_sockets(host: str, port: int, n: int) -> list[socket.socket]:
     """``n`` sockets listening on one address, one per API process: the kernel spreads new
     connections evenly over them (SO_REUSEPORT). One socket shared by all gave one process
     two thirds of the kept-alive connections and the other a quarter. Bound here, so that a
-    restarted process takes over its socket's waiting connections."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    restarted process takes over its socket's waiting connections. Where SO_REUSEPORT is
+    missing, one socket is shared."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses
     # Without SO_REUSEPORT first: a port another server holds fails here, as it should, rather
     # than sharing its connections with it.
-    with socket.socket(family, kind, proto) as probe:
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(address)
-        address = probe.getsockname()  # port 0: the one the system chose, for all of them
-    socks = []
-    for _ in range(n if hasattr(socket, "SO_REUSEPORT") else 1):
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if hasattr(socket, "SO_REUSEPORT"):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(address)
-        sock.listen(2048)
-        sock.set_inheritable(True)
-        socks.append(sock)
-    return socks * (n // len(socks))  # without SO_REUSEPORT: one socket, shared
+        probe.bind((host, port))
+        port = probe.getsockname()[1]  # port 0: the one the system chose, for all of them
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            except (AttributeError, OSError):
+                sock.bind((host, port))
+                sock.listen(2048)
+                return [sock] * n
+            sock.bind((host, port))
+            sock.listen(2048)
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 @dataclass
@@ -97,6 +109,7 @@ class Supervisor:
         self.settings, self.host, self.port, self.processes = settings, host, port, processes
         self._stop = threading.Event()
         self._spawn = multiprocessing.get_context("spawn")
+        self._relay: JobRelay | None = None
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._stop.set()
@@ -104,28 +117,29 @@ class Supervisor:
     def run(self) -> int:
         from backend.runtime import build_runtime
 
+        # Ctrl-C or SIGTERM from here on stops everything in order, whenever it comes.
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
         try:  # first: a second server on the port stops before it resumes anybody's work
             socks = listening_sockets(self.host, self.port, self.processes)
         except OSError as exc:
             log.error("cannot listen on %s:%s: %s", self.host, self.port, exc)
             return 1
-        runtime = build_runtime(self.settings)  # migrates; the embedded worker lives here
-        relay_queue: Queue[Message] | None = None
-        relay: JobRelay | None = None
-        if runtime.worker is not None:
-            relay_queue = self._spawn.Queue()
-            relay = JobRelay(relay_queue, runtime.worker)
-            relay.start()
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGTERM, self._on_signal)
         slots: list[_Slot] = []
         failed = False
+        runtime = None
         try:
+            runtime = build_runtime(self.settings)  # migrates; the embedded worker lives here
+            if runtime.worker is not None:
+                self._relay = JobRelay(runtime.worker)
+                self._relay.start()
             runtime.start()
-            slots = [self._start(sock, relay_queue) for sock in socks]
+            for sock in socks:
+                if not self._stop.is_set():
+                    slots.append(self._start(sock))
             while not self._stop.wait(0.5):
                 for i, slot in enumerate(slots):
-                    if slot.process.is_alive():
+                    if slot.process.is_alive() or self._stop.is_set():
                         continue
                     code = slot.process.exitcode
                     if time.monotonic() - slot.started < START_GRACE_SECONDS:
@@ -134,36 +148,40 @@ class Supervisor:
                         self._stop.set()
                         break
                     log.warning("an API process ended (exit code %s); starting another", code)
-                    slots[i] = self._start(socks[i], relay_queue)
+                    slots[i] = self._start(socks[i])
         finally:
+            for sock in socks:  # no new connection waits for a process that is ending
+                sock.close()
             for slot in slots:
                 if slot.process.is_alive():
                     slot.process.terminate()  # SIGTERM: uvicorn finishes the open requests
             for slot in slots:
-                slot.process.join(timeout=30)
+                slot.process.join(timeout=GRACEFUL_SECONDS + 5)
                 if slot.process.is_alive():
                     slot.process.kill()
                     slot.process.join()
-            if relay is not None:
-                relay.stop()
-            runtime.close()
-            for sock in socks:
-                sock.close()
+            if self._relay is not None:
+                self._relay.stop()  # hands on what the API processes sent before they ended
+            if runtime is not None:
+                runtime.close()
         return 1 if failed else 0
 
-    def _start(self, sock: socket.socket, relay: Queue[Message] | None) -> _Slot:
+    def _start(self, sock: socket.socket) -> _Slot:
+        jobs = self._relay.channel() if self._relay is not None else None
         process = self._spawn.Process(
             target=serve_requests,
-            args=(self.settings, sock, relay, os.getpid()),
+            args=(self.settings, sock, jobs, os.getpid()),
             name="dupfinder-api",
             daemon=False,  # it has request threads of its own to end
         )
         process.start()
+        if jobs is not None:
+            jobs.close()  # the API process has its copy: the pipe ends when that process does
         return _Slot(process, time.monotonic())
 
 
 def serve_requests(
-    settings: Settings, sock: socket.socket, relay: Queue[Message] | None, supervisor: int
+    settings: Settings, sock: socket.socket, jobs: Connection | None, supervisor: int
 ) -> None:
     """An API process: the app on the supervisor's socket, until SIGTERM or SIGINT, or until
     the supervisor is gone."""
@@ -174,8 +192,24 @@ def serve_requests(
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sys.setswitchinterval(SWITCH_INTERVAL)
-    runtime = build_api_runtime(settings, relay, supervisor)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), log_level="info"))
+    host, port = sock.getsockname()[:2]
+    runtime = build_api_runtime(settings, jobs, supervisor)
+    config = uvicorn.Config(
+        create_app(settings, runtime),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
+    server = uvicorn.Server(config)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn raises the signal that stopped it again once it has: with these handlers that
+    # ends the run below normally (the runtime closed), not the process on the spot.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
     def watch_supervisor() -> None:
         while not server.should_exit:

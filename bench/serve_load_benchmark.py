@@ -9,8 +9,9 @@ reads' p99 stays at or under 100 ms while analysis runs, and uploads are accepte
 300 ms at p99 -- heavy work kept out of the API's process and its GIL.
 
 Each ``--config`` is a name and the environment variables its server gets (the default
-compares ``threads:DUPFINDER_EMBEDDED_ANALYSIS=threads`` with
-``processes:DUPFINDER_EMBEDDED_ANALYSIS=processes``); the values are passed through as they
+compares requests answered in serve's own process, ``one-api:DUPFINDER_API_PROCESSES=1``, with
+two API processes, ``two-api:DUPFINDER_API_PROCESSES=2``; analysis in child processes for
+both); the values are passed through as they
 are. Each round runs every config once, in alternating order (A B, B A, ...), one server at a
 time; each run is a whole ``dupfinder serve`` process (the installed command) on a free
 loopback port with a new data folder, started in its own process group:
@@ -92,8 +93,8 @@ SECTION = "serve-load"
 MARK_START = f"<!-- {SECTION}:start -->"
 MARK_END = f"<!-- {SECTION}:end -->"
 DEFAULT_CONFIGS = (
-    "threads:DUPFINDER_EMBEDDED_ANALYSIS=threads",
-    "processes:DUPFINDER_EMBEDDED_ANALYSIS=processes",
+    "one-api:DUPFINDER_API_PROCESSES=1,DUPFINDER_EMBEDDED_ANALYSIS=processes",
+    "two-api:DUPFINDER_API_PROCESSES=2,DUPFINDER_EMBEDDED_ANALYSIS=processes",
 )
 MODELS_OFF = {
     "DUPFINDER_COPY_MODEL": "none",
@@ -1007,7 +1008,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--config",
         type=parse_config,
         action="append",
-        help="NAME:KEY=VAL[,KEY=VAL...] (repeat; default: threads and processes analysis)",
+        help="NAME:KEY=VAL[,KEY=VAL...] (repeat; default: one and two API processes)",
     )
     ap.add_argument("--rounds", type=int, default=3, help="runs of each config")
     ap.add_argument("--clients", type=int, default=50, help="concurrent clients")
