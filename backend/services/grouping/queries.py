@@ -73,7 +73,7 @@ SUGGESTED_ACTION = {
 }
 
 
-def _visible_members(owner_id: int) -> sa.Select[int]:
+def _visible_members(owner_id: int | sa.BindParameter[int]) -> sa.Select[int]:
     """The person's groups with two or more members not in the trash (a deletion may be
     mid-regroup)."""
     # From the person's open groups (a few per thousand photos), not from all their photos.
@@ -162,18 +162,22 @@ def open_group_ids(session: Session, owner_id: int, tier: Tier) -> list[int]:
     )
 
 
+# Built once (it runs on every page of the web UI): the owner is bound when it runs.
+_COUNTS = (
+    sa.select(col(DuplicateGroup.tier), sa.func.count())
+    .where(
+        col(DuplicateGroup.owner_id) == sa.bindparam("owner_id"),
+        col(DuplicateGroup.status) == GroupStatus.OPEN,
+        col(DuplicateGroup.id).in_(_visible_members(sa.bindparam("owner_id"))),
+    )
+    .group_by(col(DuplicateGroup.tier))
+)
+
+
 def count_groups(session: Session, owner_id: int) -> dict[Tier, int]:
     """How many open groups of each tier the person sees."""
     counts = dict.fromkeys(Tier, 0)
-    for tier, n in session.execute(
-        sa.select(col(DuplicateGroup.tier), sa.func.count())
-        .where(
-            col(DuplicateGroup.owner_id) == owner_id,
-            col(DuplicateGroup.status) == GroupStatus.OPEN,
-            col(DuplicateGroup.id).in_(_visible_members(owner_id)),
-        )
-        .group_by(col(DuplicateGroup.tier))
-    ):
+    for tier, n in session.execute(_COUNTS, {"owner_id": owner_id}):
         counts[tier] = n
     return counts
 

@@ -178,7 +178,13 @@ def test_the_search_uses_the_hnsw_index(pg: Db) -> None:
     assert "Order By: ((embedding)::vector(512) <=> q.v)" in plan, plan
     assert "Nested Loop" in plan and "Function Scan on unnest q" in plan, plan
     plan = explain(pg, bob, unit(rng, 3, D))
-    assert "Index Scan using ix_image_embedding_owner_id" in plan, plan
+    # An index scan or a bitmap scan of the owner index: the planner picks either from the
+    # sampled statistics (CI saw both); what matters is the exact sort, not the graph.
+    assert "Index Scan on ix_image_embedding_owner_id" in plan.replace(
+        "Index Scan using ix_image_embedding_owner_id", "Index Scan on ix_image_embedding_owner_id"
+    ), plan
+    assert "Sort Key: (((e.embedding)::vector(512) <=> q.v))" in plan, plan
+    assert "hnsw" not in plan, plan
 
 
 def test_iterative_scan_finds_a_small_owners_rows_among_many(pg: Db) -> None:
