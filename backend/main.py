@@ -78,9 +78,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
     app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer carries them
     # Each router straight on the app, not under a "/api/v1" router: FastAPI matches a request
-    # again at every level of nesting, and that was a fifth of a small read's CPU.
+    # again at every level of nesting (a sixth of a small read's CPU).
     v1 = "/api/v1"
-    # The reads a person's pages make most often come first: routes are tried in order.
+    # Every one of these needs a signed-in person. The reads a person's pages make most often
+    # come first: routes are tried in order.
     for module in (duplicates, images, scraped, jobs, export, trash, decisions, imports):
         app.include_router(module.router, prefix=v1, responses=AUTH_RESPONSES)
     app.include_router(auth.router, prefix=v1)

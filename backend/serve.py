@@ -5,10 +5,11 @@ clients a process was busy 91 % of the time and reads waited in line for it (ben
 "`dupfinder serve` under load"). With ``DUPFINDER_API_PROCESSES`` above one (the default on a
 machine with two cores or more) this process supervises:
 
-- it prepares the database, binds the listening socket once and runs what must be single: the
+- it binds one listening socket per API process on the port (SO_REUSEPORT: the kernel spreads
+  the connections over them), prepares the database and runs what must be single: the
   embedded worker (whose analysis runs in its own lower-priority processes) and its sweep;
-- it starts that many API processes, which share the socket (the kernel hands each connection
-  to one of them) and relay the jobs their requests queue to the worker here (``relay.py``);
+- it starts that many API processes, each on its socket, which relay the jobs their requests
+  queue to the worker here through a pipe each (``relay.py``);
 - it starts an API process again if one dies, and stops them all on SIGINT or SIGTERM.
 
 In distributed mode the API processes send their jobs to Celery as usual; nothing is relayed.
@@ -77,25 +78,22 @@ def listening_sockets(host: str, port: int, n: int) -> list[socket.socket]:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
         port = probe.getsockname()[1]  # port 0: the one the system chose, for all of them
+    reuse_port = hasattr(socket, "SO_REUSEPORT")
     socks: list[socket.socket] = []
     try:
-        for _ in range(n):
+        for _ in range(n if reuse_port else 1):
             sock = socket.socket(family, socket.SOCK_STREAM)
             socks.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
+            if reuse_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            except (AttributeError, OSError):
-                sock.bind((host, port))
-                sock.listen(2048)
-                return [sock] * n
             sock.bind((host, port))
             sock.listen(2048)
     except BaseException:
         for sock in socks:
             sock.close()
         raise
-    return socks
+    return socks if reuse_port else socks * n
 
 
 @dataclass
