@@ -9,8 +9,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+from backend.heap import freeze_startup_objects
 from backend_scraper.cli import add_scrape_parser, run_scrape
 
 # Each command imports what it needs when it runs: `--help` and a scan of a small folder must
@@ -150,6 +151,8 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     if settings.object_tags == "auto":  # a scan shows no tags: only the people check's images
         settings = settings.model_copy(update={"object_tags": "candidates"})
     runtime = build_runtime(settings, embedded=True)  # it reads files on this machine
+    if args.program:
+        freeze_startup_objects()
     progress = progress_display("img", args.quiet)  # hashing, models, grouping
     progress("hashing", 0, 0)
 
@@ -197,6 +200,8 @@ def cmd_import_takeout(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dupfinder: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     runtime = build_runtime(settings)
+    if args.program:
+        freeze_startup_objects()
     # reading the archive, importing photos, analysing
     progress = progress_display("file", args.quiet)
 
@@ -357,7 +362,8 @@ def cmd_scrape(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
+    """``program``: this call is the whole process (``run``), not a caller's."""
     parser = argparse.ArgumentParser(prog="dupfinder", description=__doc__)
     parser.add_argument(
         "--data-dir",
@@ -421,6 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the exports live (default: Immich's Hugging Face organisation)",
     )
     args = parser.parse_args(argv)
+    args.program = program
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from backend.config import Settings
 
@@ -443,5 +450,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The `dupfinder` program."""
+    code = main(program=True)
+    freeze_startup_objects()  # the process ends: its last collection need not walk the heap
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

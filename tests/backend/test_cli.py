@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -158,3 +159,19 @@ def test_migrate_creates_the_data_folder_private(
     assert code == 0, err
     assert [(p.stat().st_mode & 0o777) for p in (state.parent, state)] == [0o700, 0o700]
     assert (state / "dupfinder.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_program_freezes_its_start_up_heap_and_a_caller_keeps_its_collector(
+    tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The `dupfinder` program takes what start-up made out of the garbage collector's walks;
+    a caller of ``main`` (this test) keeps its collector as it was."""
+    gc.unfreeze()
+    try:
+        code, _, _ = run(capsys, "--data-dir", str(tmp_path / "a"), "scan", str(folder), "-q")
+        assert code == 0 and gc.get_freeze_count() == 0
+        argv = ["--data-dir", str(tmp_path / "b"), "scan", str(folder), "-q"]
+        assert main(argv, program=True) == 0
+        assert gc.get_freeze_count() > 10_000  # modules, classes, the ORM's mappings
+    finally:
+        gc.unfreeze()
