@@ -157,7 +157,9 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     progress("hashing", 0, 0)
 
     try:
-        report = scan_folder(runtime.ctx, runtime.embedded_worker(), args.folder, progress)
+        # Quiet: nothing to show, so nothing is counted (the counting queries the database).
+        shown = None if args.quiet else progress
+        report = scan_folder(runtime.ctx, runtime.embedded_worker(), args.folder, shown)
     except NotADirectoryError as exc:
         print(f"dupfinder: {exc}", file=sys.stderr)
         return 2

@@ -103,7 +103,8 @@ def scan_folder(
             if batch.pending or _grouping_owed(session, batch.owner_id):
                 # Even with nothing new: files gone since the last scan leave their groups.
                 enqueue_job(session, GROUP, owner_id=batch.owner_id)
-        while not worker.wait_idle(timeout=0):
+        # With nothing shown, just wait: each look at the counts queries the database.
+        while not worker.wait_idle(timeout=None if progress is None else 0):
             with Session(ctx.engine) as session:
                 meter.report(session)
             meter.wait(0.2)

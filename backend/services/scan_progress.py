@@ -74,14 +74,14 @@ class ScanMeter:
         if self._progress is None:
             return
         total = len(self._pending)
-        states = _states(session, self._job_id) if self._pending else {}
-        failed = states.get(ImageState.FAILED, 0)  # at hashing: unreadable, not a picture
         with self._changed:
             hashed, predicted = len(self._hashed), self._predicted
-        if hashed < total and not final:
+        if hashed < total and not final:  # counted as the tasks end: no query needed
             self._show_each(HASHING, hashed, total)
             return
         self._show_each(HASHING, total, total)
+        states = _states(session, self._job_id) if self._pending else {}
+        failed = states.get(ImageState.FAILED, 0)  # at hashing: unreadable, not a picture
         # Later phases count the files that failed at hashing as finished: each phase's bar
         # runs over the same files.
         if self._models:

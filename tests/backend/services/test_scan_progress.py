@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from sqlmodel import Session
+
+from backend.models import ImageState
 from backend.runtime import build_runtime
+from backend.services import scan_progress
 from backend.services.scan import scan_folder
 from backend.services.scan_progress import GROUPING, HASHING, MODELS
 from tests.helpers import photos
@@ -67,3 +72,35 @@ def test_a_folder_seen_before_reports_nothing_to_do(tmp_path: Path) -> None:
         runtime.close()
     assert again.analysed == 0
     assert seen == [(HASHING, 0, 0), (GROUPING, 0, 0)]
+
+
+def test_counting_asks_the_database_only_when_there_is_something_to_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hashing is counted from the worker's reports, so the database is asked where the images
+    are only for the later phases, and not at all when nothing is shown (``scan -q``): each
+    look is a query that competes with the analysis for the interpreter."""
+    seen: list[tuple[str, int, int]] = []
+    asked_after: list[list[tuple[str, int, int]]] = []  # what had been shown at each query
+    real = scan_progress._states
+
+    def states(session: Session, job_id: int | None) -> dict[ImageState, int]:
+        asked_after.append(list(seen))
+        return real(session, job_id)
+
+    monkeypatch.setattr(scan_progress, "_states", states)
+    settings = make_settings(tmp_path / "state")
+    runtime = build_runtime(settings, embedded=True)
+    try:
+        quiet = scan_folder(
+            runtime.ctx, runtime.embedded_worker(), str(photo_folder(tmp_path / "a")), None
+        )
+        assert asked_after == [] and quiet.files == 2 * len(photos.SKIMAGE) + 1
+        shown = photo_folder(tmp_path / "b")
+        scan_folder(runtime.ctx, runtime.embedded_worker(), str(shown), lambda *p: seen.append(p))
+    finally:
+        runtime.close()
+    total = 2 * len(photos.SKIMAGE) + 1
+    assert asked_after, "the later phases are counted from the database"
+    assert all((HASHING, total, total) in before for before in asked_after)
+    assert (GROUPING, total, total) in seen
