@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from backend.core.decode import ImageRejected
 from backend.core.features import ImageFeatures, extract_features
@@ -21,14 +22,13 @@ log = logging.getLogger(__name__)
 def extract_image_features(ctx: AppContext, image_id: int) -> None:
     """Idempotent: an image that is no longer pending is left as it is."""
     with Session(ctx.engine) as session:
-        image = session.get(Image, image_id)
-        if image is None:
+        row = session.execute(_READ, {"image_id": image_id}).first()
+        if row is None:
             return
-        owner_id, storage_key, filename = image.owner_id, image.storage_key, image.filename
-        size = image.size_bytes
-        if image.state != ImageState.PENDING:
+        owner_id, storage_key, filename, size, current = row
+        if current != ImageState.PENDING:
             # A run that died between its commit and sending the next step: send it now.
-            resend(ctx.jobs, image.state, image_id, owner_id)
+            resend(ctx.jobs, ImageState(current), image_id, owner_id)
             return
 
     # The decoding and hashing happen outside any transaction: no lock is held meanwhile.
@@ -53,44 +53,95 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
     if features is not None:
         ctx.store.put(thumb, features.thumbnail_jpeg)
 
+    if features is None:
+        with ctx.session(write=True) as session:
+            # Row lock: a redelivered copy of this task running at the same time waits, then
+            # sees the image done and leaves it (no double count on the job).
+            image = session.get(Image, image_id, with_for_update=True)
+            if image is not None and image.state == ImageState.PENDING:
+                _fail(session, image, reason)
+        return
+    # With models configured they come next (their own queue), then grouping.
+    state = after_extraction(ctx.ml.enabled)
+    meta = features.metadata
     with ctx.session(write=True) as session:
-        # Row lock: a redelivered copy of this task running at the same time waits, then sees
-        # the image done and leaves it (no double count on the job).
-        image = session.get(Image, image_id, with_for_update=True)
-        if image is None or image.state != ImageState.PENDING:
-            return  # deleted, or finished by another worker meanwhile
-        if features is None:
-            _fail(session, image, reason)
-            return
-        # With models configured they come next (their own queue), then grouping.
-        state = after_extraction(ctx.ml.enabled)
-        meta = features.metadata
-        image.sqlmodel_update(
+        # One statement, only while the image is still pending: a redelivered copy of this
+        # task running at the same time waits for the row, then finds it done and leaves it.
+        found = {
+            "content_sha256": features.sha256,
+            "phash": to_signed(features.phash),
+            "phash_dihedral": pack_codes(features.phash_variants),
+            "width": features.width,
+            "height": features.height,
+            "format": features.format,
+            "frames": features.frames,
+            "is_greyscale": features.is_greyscale,
+            "taken_at": meta.taken_at,
+            "camera_make": meta.camera_make,
+            "camera_model": meta.camera_model,
+            "exif_fields": meta.exif_fields,
+            "taken_subsec": meta.taken_subsec,
+            "unique_id": meta.unique_id,
+            "shutter_count": meta.shutter_count,
+            "thumbnail_key": thumb,
+            "state": state,
+        }
+        done = session.execute(
+            _STORE,
             {
-                "content_sha256": features.sha256,
-                "phash": to_signed(features.phash),
-                "phash_dihedral": pack_codes(features.phash_variants),
-                "width": features.width,
-                "height": features.height,
-                "format": features.format,
-                "frames": features.frames,
-                "is_greyscale": features.is_greyscale,
-                # EXIF first; what the source said (Google's metadata) where EXIF is silent.
-                "taken_at": meta.taken_at or image.taken_at,
-                "camera_make": meta.camera_make or image.camera_make,
-                "camera_model": meta.camera_model or image.camera_model,
-                "exif_fields": meta.exif_fields,
-                "taken_subsec": meta.taken_subsec,
-                "unique_id": meta.unique_id,
-                "shutter_count": meta.shutter_count,
-                "thumbnail_key": thumb,
-                "state": state,
-                "error": None,
-            }
+                "image_id": image_id,
+                "pending": ImageState.PENDING,
+                **{f"new_{k}": v for k, v in found.items()},
+            },
         )
-        session.add(image)
-        # The models and the comparison with the library run per owner, in batches.
-        send_next(session, state, image_id, owner_id)
+        if done.rowcount:  # type: ignore[attr-defined]
+            # The models and the comparison with the library run per owner, in batches.
+            send_next(session, state, image_id, owner_id)
+
+
+# Built once (building a statement costs more than running it), one per image.
+_READ = sa.select(
+    col(Image.owner_id),
+    col(Image.storage_key),
+    col(Image.filename),
+    col(Image.size_bytes),
+    col(Image.state),
+).where(col(Image.id) == sa.bindparam("image_id"))
+_FROM_FILE = (
+    "content_sha256",
+    "phash",
+    "phash_dihedral",
+    "width",
+    "height",
+    "format",
+    "frames",
+    "is_greyscale",
+    "exif_fields",
+    "taken_subsec",
+    "unique_id",
+    "shutter_count",
+    "thumbnail_key",
+    "state",
+)
+_COLUMNS = Image.__table__.c  # type: ignore[attr-defined]
+_STORE = (
+    sa.update(Image)
+    .where(col(Image.id) == sa.bindparam("image_id"), col(Image.state) == sa.bindparam("pending"))
+    .values(
+        {
+            **{name: sa.bindparam(f"new_{name}", type_=_COLUMNS[name].type) for name in _FROM_FILE},
+            # EXIF first; what the source said (Google's metadata) where EXIF is silent.
+            **{
+                name: sa.func.coalesce(
+                    sa.bindparam(f"new_{name}", type_=_COLUMNS[name].type),
+                    _COLUMNS[name],
+                )
+                for name in ("taken_at", "camera_make", "camera_model")
+            },
+            "error": None,
+        }
+    )
+)
 
 
 def _fail(session: Session, image: Image, reason: str) -> None:
