@@ -456,9 +456,17 @@ def calibrate(images: Path, truth: JsonDict) -> JsonDict:
         for (a, b), (_, e) in zip(todo, rows, strict=True)
         if (c := verify(prep(a), prep(b), counting)).moved is not None
     )
+    # Step 5's share likewise, where step 4 left the pair a copy (what Rules.shifted is set on).
+    counting = Rules(shifted=0.0)
+    shifted = sorted(
+        (round((c.shifted or 0.0) * 100, 3), "+".join(e))
+        for (a, b), (_, e) in zip(todo, rows, strict=True)
+        if (c := verify(prep(a), prep(b), counting)).shifted is not None
+    )
     return {
         "pairs": len(rows),
         "most_moved_percent": moved[-5:][::-1],
+        "most_shifted_percent": shifted[-5:][::-1],
         "images": len(cache),
         "seconds_in_process": round(seconds, 2),
         "undecided": undecided,
@@ -614,7 +622,8 @@ def markdown(res: JsonDict) -> str:
             f"{cal['explained_percentiles']['p01']}, median "
             f"{cal['explained_percentiles']['median']}; undecided {cal['undecided']}; "
             f"verdicts {cal['verdicts']}; the highest shares of a copy's pixels that moved "
-            f"on their own (step 4, %): {cal.get('most_moved_percent')}.",
+            f"on their own (step 4, %): {cal.get('most_moved_percent')}; that shifted on "
+            f"their own by a pixel or two (step 5, %): {cal.get('most_shifted_percent')}.",
         ]
     if "overhead" in res:
         lines += ["", f"Verification's share of the scan's wall time: {res['overhead']}."]

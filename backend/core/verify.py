@@ -27,6 +27,13 @@ picture that no single transform brings into line.
    arrived at another. When enough of the picture moved on its own, the pair is another shot
    however much is explained (two frames of a video from a fixed camera: the street lines
    up, the people walking do not).
+5. Where the pair is still a copy, the flow looks once more for what moved less than two
+   pixels: things nudged between two frames of a still scene. The flow's own affine fit
+   takes away what is left of the one transform (a fit to keypoints is good to a pixel or
+   so; a copy may be stretched to another shape); a textured pixel "shifted on its own" when
+   its texture is found a pixel or more from where that fit puts it, the shift explains the
+   difference, and the way back agrees. A re-encode, a resize or a colour edit shifts
+   nothing; an edit is new, and nothing finds it.
 
 Pure: grey pixels in, a :class:`Verification` out. Thresholds are calibrated on the
 calibration part of the benchmark only (bench/verify_benchmark.py, docs/models.md).
@@ -70,6 +77,17 @@ MOVED_BACK_PX = 1.0
 MOVED_MIN_CELL = 10
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 FLOW_MARGIN = 48  # pixels around what changed that the flow looks at: the way there fits
+# A textured pixel "shifted on its own" (step 5) where it is SHIFT_GRADIENT grey levels per
+# pixel steep, the transform leaves it SHIFT_RESIDUAL off, the flow (consistent both ways within
+# SHIFT_BACK_PX) finds its texture SHIFT_PX away from where the flow's own affine fit puts it,
+# and the shift halves the difference; patches of 3 x 3 such pixels count.
+SHIFT_GRADIENT = 4.0
+SHIFT_RESIDUAL = 6.0
+SHIFT_PX = 1.0
+SHIFT_BACK_PX = 0.5
+SHIFT_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+SPECK = np.ones((3, 3), np.uint8)  # fewer pixels than this together are noise of the flow
+SHIFT_MIN_FIT = 100  # textured, consistent pixels needed to fit the flow's affine field
 
 
 class Verdict(StrEnum):
@@ -96,6 +114,11 @@ class Rules:
     # their highest is 0.02 %; the figure is kept, because copies no threshold has seen go
     # higher (bench/RESULTS.md, "Verification"). People walking far off move 0.2-0.6 %.
     moved: float = 0.0015
+    # Another shot when at least this share of the compared pixels shifted on their own by a
+    # pixel or two (step 5). Set as step 4's was: on the calibration part's copies (copy to
+    # copy included) the highest is 0.45 % (a half crop against a copy turned by 10 degrees),
+    # and 0.5 % is the strictest round figure over it.
+    shifted: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,9 @@ class Verification:
     # Share of the compared pixels that moved on their own (step 4); None where it was not
     # measured (not the copy route, a thumbnail, or too little changed to reach the rule).
     moved: float | None = None
+    # Share of the compared pixels that shifted on their own by a pixel or two (step 5); None
+    # where it was not measured.
+    shifted: float | None = None
 
     def explanation(self) -> str:
         if self.method == THROUGH_COPIES:
@@ -120,6 +146,13 @@ class Verification:
         pct = round(self.explained * 100)
         if self.verdict == Verdict.COPY:
             return f"one transform explains {pct} % of the picture"
+        # Step 5 runs only where step 4 did not decide: a shift that is set decided.
+        if self.verdict == Verdict.OTHER_SHOT and self.shifted:
+            return (
+                f"another shot: one transform explains {pct} % of the picture, but parts of "
+                f"it shifted on their own by a pixel or two ({self.shifted * 100:.1f} % of its "
+                "pixels: things nudged between two frames)"
+            )
         if self.verdict == Verdict.OTHER_SHOT and self.moved:
             return (
                 f"another shot: one transform explains {pct} % of the picture, but parts of "
@@ -320,15 +353,38 @@ def _no_flow(grey: Grey) -> NDArray[np.float32]:
     return np.zeros((*grey.shape, 2), np.float32)  # an output buffer: not used as a start
 
 
-def _moved(grid: _Grid, enough: float) -> float | None:
-    """Step 4: the share of the compared pixels whose texture moved on its own; None where
-    it was not measured (too small a picture, or fewer pixels changed than ``enough``, the
-    share that would make another shot: then the flow is not computed)."""
+@dataclass(frozen=True)
+class _Compared:
+    """The first picture and the warped second with its tones brought to the first's, as
+    steps 4 and 5 compare them, over the pixels both pictures show."""
+
+    fa: NDArray[np.float32]
+    wb: NDArray[np.float32]
+    shared: NDArray[np.bool_]
+    area: int
+
+
+def _tone_curve(b: NDArray[np.float32], a: NDArray[np.float32]) -> NDArray[np.float64]:
+    """One tone curve taking ``b``'s grey levels to ``a``'s (a quadratic, as a colour edit is),
+    fitted again without the worst fifth: an edit (a black caption bar, a sticker) is no part
+    of the tone change and would bend the curve for the whole picture."""
+    degree = 2 if np.ptp(b) > 8 else 0
+    curve = np.polyfit(b, a, degree)
+    for _ in range(2):
+        off = np.abs(np.polyval(curve, b) - a)
+        fits = off <= max(float(np.quantile(off, 0.8)), 1.0)
+        curve = np.polyfit(b[fits], a[fits], degree)
+    return np.asarray(curve, np.float64)
+
+
+def _compared(grid: _Grid) -> _Compared | None:
+    """None where there is nothing to look at again, or too small a picture to tell motion
+    from resampling."""
     if grid.fa is None or grid.warped is None or grid.valid is None or grid.bounds is None:
         return None
     ys, xs = grid.bounds
     if min(int(np.diff(ys).min()), int(np.diff(xs).min())) < MOVED_MIN_CELL:
-        return None  # too small a picture to tell motion from resampling
+        return None
     shared = grid.valid
     area = int(shared.sum())
     if not area:
@@ -339,38 +395,68 @@ def _moved(grid: _Grid, enough: float) -> float | None:
         # it is that much blurrier: blur the first alike, or every edge looks moved.
         extra = BLUR_SIGMA * float(np.sqrt(grid.scale**2 - 1.0))
         fa = np.asarray(cv2.GaussianBlur(fa, (0, 0), extra), np.float32)
-    # The second picture's tones brought to the first's (one curve for the whole picture, as
-    # a colour edit is), so that what is left is what the transform does not explain.
-    shared_b = grid.warped[shared]
-    curve = np.polyfit(shared_b[::7], fa[shared][::7], 2 if np.ptp(shared_b) > 8 else 0)
+    # The second picture's tones brought to the first's, so that what is left is what the
+    # transform does not explain.
+    curve = _tone_curve(grid.warped[shared][::7], fa[shared][::7])
     wb = np.asarray(np.polyval(curve, grid.warped), np.float32)
+    return _Compared(fa, wb, shared, area)
+
+
+def _window(changed: NDArray[np.bool_]) -> tuple[slice, slice]:
+    """The flow only around what changed, with room for the texture's way there: the same
+    answer, at a fraction of the cost for most pairs."""
+    rows, cols = np.nonzero(changed)
+    top, left = max(int(rows.min()) - FLOW_MARGIN, 0), max(int(cols.min()) - FLOW_MARGIN, 0)
+    return (
+        slice(top, int(rows.max()) + FLOW_MARGIN + 1),
+        slice(left, int(cols.max()) + FLOW_MARGIN + 1),
+    )
+
+
+class _Flow:
+    """Dense optical flow (DIS) from the first picture to the second, the second's values
+    looked up where it leads, and the way back."""
+
+    def __init__(self, fa: NDArray[np.float32], wb: NDArray[np.float32], preset: int) -> None:
+        self._a8 = np.clip(fa, 0, 255).astype(np.uint8)
+        self._b8 = np.clip(wb, 0, 255).astype(np.uint8)
+        self._dis = cv2.DISOpticalFlow.create(preset)
+        # a(x) ~ b(x + forward(x)): where each pixel's texture is in the second picture.
+        self.forward = np.asarray(
+            self._dis.calc(self._a8, self._b8, _no_flow(self._a8)), np.float32
+        )
+        h, w = fa.shape
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        self._to_x, self._to_y = gx + self.forward[..., 0], gy + self.forward[..., 1]
+
+    def there(self, values: NDArray[Any], border: int = cv2.BORDER_REFLECT) -> NDArray[Any]:
+        """``values`` of the second picture's grid, at where each pixel's texture went."""
+        return np.asarray(
+            cv2.remap(values, self._to_x, self._to_y, cv2.INTER_LINEAR, borderMode=border)
+        )
+
+    def back(self) -> NDArray[np.float32]:
+        """b(y) ~ a(y + backward(y)), looked up where the forward flow leads: the way back,
+        which adds up to nothing with the forward flow where both are right."""
+        backward = self._dis.calc(self._b8, self._a8, _no_flow(self._a8))
+        return np.asarray(self.there(np.asarray(backward, np.float32)), np.float32)
+
+
+def _moved(compared: _Compared, enough: float) -> float | None:
+    """Step 4: the share of the compared pixels whose texture moved on its own; None where
+    it was not measured (fewer pixels changed than ``enough``, the share that would make
+    another shot: then the flow is not computed)."""
+    fa, wb, shared, area = compared.fa, compared.wb, compared.shared, compared.area
     residual = np.abs(fa - wb)
     changed = shared & (residual > MOVED_RESIDUAL)
     if not changed.any():
         return 0.0
     if int(changed.sum()) < enough * area:
         return None  # too little changed for enough to have moved (most copies)
-    # The flow only around what changed (a caption's bar, the people walking), with room for
-    # the texture's way there: the same answer, at a fraction of the cost for most pairs.
-    rows, cols = np.nonzero(changed)
-    top, left = max(int(rows.min()) - FLOW_MARGIN, 0), max(int(cols.min()) - FLOW_MARGIN, 0)
-    window = (
-        slice(top, int(rows.max()) + FLOW_MARGIN + 1),
-        slice(left, int(cols.max()) + FLOW_MARGIN + 1),
-    )
+    window = _window(changed)  # a caption's bar, the people walking
     fa, wb, shared, residual = fa[window], wb[window], shared[window], residual[window]
-    a8 = np.clip(fa, 0, 255).astype(np.uint8)
-    b8 = np.clip(wb, 0, 255).astype(np.uint8)
-    dis = cv2.DISOpticalFlow.create(FLOW_PRESET)
-    # a(x) ~ b(x + forward(x)): where each pixel's texture is in the second picture.
-    forward = np.asarray(dis.calc(a8, b8, _no_flow(a8)), np.float32)
-    h, w = fa.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    to_x, to_y = gx + forward[..., 0], gy + forward[..., 1]
-
-    def there(values: NDArray[np.float32], border: int = cv2.BORDER_REFLECT) -> NDArray[Any]:
-        return np.asarray(cv2.remap(values, to_x, to_y, cv2.INTER_LINEAR, borderMode=border))
-
+    flow = _Flow(fa, wb, FLOW_PRESET)
+    forward, there = flow.forward, flow.there
     moved = (
         shared
         & (residual > MOVED_RESIDUAL)  # the transform leaves it far off...
@@ -383,11 +469,89 @@ def _moved(grid: _Grid, enough: float) -> float | None:
     if int(moved.sum()) < enough * area:
         return None  # the way back only takes pixels away: not enough either way
     # b(y) ~ a(y + backward(y)): from where the texture went, the way back leads home.
-    back = there(np.asarray(dis.calc(b8, a8, _no_flow(a8)), np.float32))
+    back = flow.back()
     moved &= (
         np.hypot(forward[..., 0] + back[..., 0], forward[..., 1] + back[..., 1]) < MOVED_BACK_PX
     )
     return int(moved.sum()) / area
+
+
+def _affine_field(
+    flow: NDArray[np.float32], where: NDArray[np.bool_]
+) -> NDArray[np.float32] | None:
+    """The affine displacement field that best fits ``flow`` at ``where`` (least squares on
+    every third such pixel, fitted again without the worst fifth twice): what is left of one
+    transform's error, a copy stretched to another shape. None with too few pixels to fit."""
+    ys, xs = np.nonzero(where)
+    ys, xs = ys[::3], xs[::3]
+    if len(xs) < SHIFT_MIN_FIT:
+        return None
+    design = np.stack([xs, ys, np.ones(len(xs))], axis=1).astype(np.float64)
+    target = flow[ys, xs].astype(np.float64)
+    fits = np.ones(len(xs), bool)
+    for _ in range(3):
+        coef, *_ = np.linalg.lstsq(design[fits], target[fits], rcond=None)
+        off = np.hypot(*(target - design @ coef).T)
+        fits = off <= max(float(np.quantile(off, 0.8)), 0.25)
+    h, w = where.shape
+    column = np.arange(w, dtype=np.float32)[None, :, None]
+    row = np.arange(h, dtype=np.float32)[:, None, None]
+    c = coef.astype(np.float32)
+    return np.asarray(column * c[0] + row * c[1] + c[2], np.float32)
+
+
+def _shifted(compared: _Compared, enough: float) -> float | None:
+    """Step 5: the share of the compared pixels whose texture shifted on its own by a pixel
+    or two, too little for step 4 (a burst of a still scene, things nudged between two
+    frames); None where it was not measured (fewer textured pixels differ than ``enough``)."""
+    fa, wb, shared, area = compared.fa, compared.wb, compared.shared, compared.area
+    gradient = (
+        np.hypot(cv2.Sobel(fa, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(fa, cv2.CV_32F, 0, 1, ksize=3))
+        / 8.0
+    )  # grey levels per pixel
+    residual = np.abs(fa - wb)
+    differs = shared & (gradient >= SHIFT_GRADIENT) & (residual >= SHIFT_RESIDUAL)
+    if not differs.any():
+        return 0.0
+    if int(differs.sum()) < enough * area:
+        return None  # a shift of textured pixels leaves them this far off: too few are
+    patches = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, SPECK)
+    if int(patches.sum()) < enough * area:
+        return None  # ...or too few of them in patches (what is counted below is among these)
+    window = _window(differs)
+    fa, wb, shared = fa[window], wb[window], shared[window]
+    residual, gradient = residual[window], gradient[window]
+    flow = _Flow(fa, wb, SHIFT_FLOW_PRESET)
+    forward, there = flow.forward, flow.there
+    textured = (
+        shared
+        & (there(shared.astype(np.float32), cv2.BORDER_CONSTANT) > 0.99)
+        & (gradient >= SHIFT_GRADIENT)
+    )
+    # One transform's own error (a fit to keypoints within pixels, a copy stretched to
+    # another shape) is smooth across the picture: the flow's own affine fit takes it away.
+    common = _affine_field(forward, textured)
+    if common is None:
+        return None
+    own = np.hypot(forward[..., 0] - common[..., 0], forward[..., 1] - common[..., 1])
+    shifted = (
+        textured
+        & (residual >= SHIFT_RESIDUAL)  # the transform leaves it off...
+        & (own >= SHIFT_PX)  # ...its texture is found shifted, apart from the rest...
+        & (np.abs(fa - there(wb)) < residual / 2)  # ...and the shift explains the difference
+    )
+    # Specks are noise of the flow; a thing nudged is a patch.
+    if int(cv2.morphologyEx(shifted.astype(np.uint8), cv2.MORPH_OPEN, SPECK).sum()) < (
+        enough * area
+    ):
+        return None  # the way back only takes pixels away: not enough either way
+    # b(y) ~ a(y + backward(y)): from where the texture went, the way back leads home.
+    back = flow.back()
+    shifted &= (
+        np.hypot(forward[..., 0] + back[..., 0], forward[..., 1] + back[..., 1]) < SHIFT_BACK_PX
+    )
+    patches = cv2.morphologyEx(shifted.astype(np.uint8), cv2.MORPH_OPEN, SPECK)
+    return int(patches.sum()) / area
 
 
 _DIHEDRAL: tuple[Callable[[Grey], Grey], ...] = (
@@ -472,12 +636,22 @@ def verify(a: Prepared, b: Prepared, rules: Rules | None = None) -> Verification
         grid.explained >= rules.explained_compact and grid.compact >= rules.compact
     ):
         verdict = Verdict.COPY
-        # Only where the transform left a textured cell unexplained can anything have moved:
-        # where it explains every one (most copies), the flow is not computed at all.
-        moved = _moved(grid, rules.moved) if grid.unexplained else 0.0
-        if moved is not None and moved > 0 and moved >= rules.moved:
-            verdict = Verdict.OTHER_SHOT
-        return Verification(verdict, grid.explained, r, grid.compact, grid.cells, method, moved)
+        compared = _compared(grid)
+        moved: float | None = None
+        shifted: float | None = None
+        if compared is not None:
+            # Only where the transform left a textured cell unexplained can anything have
+            # moved far: where it explains every one (most copies), that flow is not computed.
+            moved = _moved(compared, rules.moved) if grid.unexplained else 0.0
+            if moved is not None and moved > 0 and moved >= rules.moved:
+                verdict = Verdict.OTHER_SHOT
+            else:
+                shifted = _shifted(compared, rules.shifted)
+                if shifted is not None and shifted > 0 and shifted >= rules.shifted:
+                    verdict = Verdict.OTHER_SHOT
+        return Verification(
+            verdict, grid.explained, r, grid.compact, grid.cells, method, moved, shifted
+        )
     elif grid.explained < rules.floor:
         verdict = Verdict.DIFFERENT  # nothing lines up: not one picture
     elif method == "rescaled":
