@@ -182,7 +182,7 @@ def _check(
         found.explained,
         found.inlier_ratio,
         found.explanation(),
-        found.moved,
+        found.motion,
     )
 
 

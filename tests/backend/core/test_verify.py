@@ -231,6 +231,7 @@ def test_things_nudged_by_a_pixel_or_two_make_another_shot(name: str) -> None:
     assert result.verdict == Verdict.OTHER_SHOT, result
     assert result.moved is None or result.moved < Rules().moved, result
     assert result.shifted is not None and result.shifted >= 2 * Rules().shifted, result
+    assert result.motion == result.shifted  # what a stored pair keeps as its proof
     assert "shifted on their own" in result.explanation()
 
 

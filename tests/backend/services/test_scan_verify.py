@@ -136,3 +136,24 @@ def test_a_verified_copy_is_near_where_sscd_alone_says_similar(tmp_path: Path) -
     assert len(copies) == 1 and copies[0].verdict == "copy"
     assert copies[0].copy_similarity is not None and copies[0].copy_similarity < 0.99
     assert (copies[0].decided_by or "").startswith("one transform explains")
+
+
+def test_a_still_scene_whose_things_were_nudged_is_another_shot(tmp_path: Path) -> None:
+    """The next frame of a still scene, a few things nudged by a pixel or two (too little for
+    the motion check's two pixels): another shot, kept out of the photo's near group even
+    through the photo's own small copy, which it may verify against as a copy."""
+    from tests.backend.core.test_verify import _objects_nudged
+
+    photo = skimage_photo("motorcycle_left.png").convert("RGB")
+    files = {
+        "frame1.jpg": jpeg(photo, 92),
+        "frame1-small.jpg": jpeg(photo.resize((photo.width // 2, photo.height // 2)), 85),
+        "frame2.jpg": jpeg(_objects_nudged(photo), 92),
+    }
+    out, pairs = _scan(tmp_path, files)
+    paths = {name: str(tmp_path / "photos" / name) for name in files}
+    assert out["near"] == [sorted([paths["frame1.jpg"], paths["frame1-small.jpg"]])], out
+    assert out["similar"] == [sorted(paths.values())]
+    shots = [p for p in pairs if (p.decided_by or "").startswith("another shot")]
+    assert shots and all(p.verdict == "other_shot" and p.moved for p in shots), shots
+    assert any("shifted on their own" in (p.decided_by or "") for p in shots)
