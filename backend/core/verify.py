@@ -26,7 +26,10 @@ picture that no single transform brings into line.
    A person walking or a car driving on is the same texture moved: it left one place and
    arrived at another. When enough of the picture moved on its own, the pair is another shot
    however much is explained (two frames of a video from a fixed camera: the street lines
-   up, the people walking do not).
+   up, the people walking do not). The flow follows texture only a few pixels; what went
+   farther (a person who walked their own width away) is looked up blob by blob: a changed
+   blob that no longer looks alike in its own place and is found nearby in the other picture,
+   inside another changed blob, was carried off.
 5. Where the pair is still a copy, the flow looks once more for what moved less than two
    pixels: things nudged between two frames of a still scene. The flow's own affine fit
    takes away what is left of the one transform (a fit to keypoints is good to a pixel or
@@ -77,6 +80,16 @@ MOVED_BACK_PX = 1.0
 MOVED_MIN_CELL = 10
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 FLOW_MARGIN = 48  # pixels around what changed that the flow looks at: the way there fits
+# A changed blob was "carried off" (step 4, beyond the flow's reach) when its look no longer
+# matches in its own place (normalised correlation under CARRY_STAY) and is found (CARRY_NCC)
+# within twice its size in the other picture, in another changed blob. Blobs: the changed
+# pixels closed by CARRY_CLOSE, at least CARRY_MIN_AREA pixels, the CARRY_BLOBS largest.
+CARRY_CLOSE = np.ones((9, 9), np.uint8)
+CARRY_STAY = 0.5
+CARRY_NCC = 0.8
+CARRY_MIN_AREA = 16
+CARRY_BLOBS = 64
+CARRY_PAD = 3  # pixels around a blob that go with it: its outline is what is recognised
 # A textured pixel "shifted on its own" (step 5) where it is SHIFT_GRADIENT grey levels per
 # pixel steep, the transform leaves it SHIFT_RESIDUAL off, the flow (consistent both ways within
 # SHIFT_BACK_PX) finds its texture SHIFT_PX away from where the flow's own affine fit puts it,
@@ -484,14 +497,62 @@ def _moved(compared: _Compared, enough: float) -> float | None:
         & (np.abs(fa - there(wb)) < MOVED_RESIDUAL / 2)  # ...found there...
         & (there(residual) > MOVED_RESIDUAL)  # ...and that place changed too
     )
-    if int(moved.sum()) < enough * area:
+    # Things that went farther than the flow follows (people walking their own size away
+    # between two frames) are looked up blob by blob.
+    carried = _carried(compared.fa, compared.wb, changed)
+    if int(moved.sum()) + int(carried.sum()) < enough * area:
         return None  # the way back only takes pixels away: not enough either way
     # b(y) ~ a(y + backward(y)): from where the texture went, the way back leads home.
     back = flow.back()
     moved &= (
         np.hypot(forward[..., 0] + back[..., 0], forward[..., 1] + back[..., 1]) < MOVED_BACK_PX
     )
-    return int(moved.sum()) / area
+    carried[window] |= moved
+    return int(carried.sum()) / area
+
+
+def _carried(
+    fa: NDArray[np.float32], wb: NDArray[np.float32], changed: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """The changed pixels of things carried off: a changed blob whose look no longer matches
+    in its own place is found nearby in the other picture, in another changed blob (it left
+    one place and arrived at another). The blobs are the changed pixels closed over small
+    gaps, so a caption's letters and bar are one blob: what is found inside it did not go
+    anywhere. Each picture's blob is looked up in the other."""
+    carried = np.zeros(changed.shape, bool)
+    closed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, CARRY_CLOSE)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    h, w = changed.shape
+    largest = sorted(range(1, count), key=lambda k: -int(stats[k, cv2.CC_STAT_AREA]))
+    for k in largest[:CARRY_BLOBS]:
+        x, y, bw, bh, blob_area = (int(v) for v in stats[k])
+        if blob_area < CARRY_MIN_AREA:
+            break
+        x0, y0 = max(x - CARRY_PAD, 0), max(y - CARRY_PAD, 0)
+        x1, y1 = min(x + bw + CARRY_PAD, w), min(y + bh + CARRY_PAD, h)
+        reach = max(16, 2 * max(x1 - x0, y1 - y0))  # as far as twice its own size
+        sx0, sy0 = max(x0 - reach, 0), max(y0 - reach, 0)
+        sx1, sy1 = min(x1 + reach, w), min(y1 + reach, h)
+        for source, other in ((fa, wb), (wb, fa)):
+            patch = source[y0:y1, x0:x1]
+            if float(patch.std()) < CELL_MIN_STD:
+                continue  # nothing to recognise it by
+            scores = cv2.matchTemplate(other[sy0:sy1, sx0:sx1], patch, cv2.TM_CCOEFF_NORMED)
+            ox, oy = x0 - sx0, y0 - sy0
+            if scores[oy, ox] >= CARRY_STAY:
+                break  # the same structure in its own place: a change of tone, not a move
+            scores[max(oy - 2, 0) : oy + 3, max(ox - 2, 0) : ox + 3] = -1.0
+            _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+            if best < CARRY_NCC:
+                continue
+            there = (slice(sy0 + by, sy0 + by + y1 - y0), slice(sx0 + bx, sx0 + bx + x1 - x0))
+            arrived = float(changed[there].mean()) >= 0.3 * float(changed[y0:y1, x0:x1].mean())
+            landing = labels[there]
+            elsewhere = (landing != 0) & (landing != k)
+            if arrived and (landing == k).mean() <= 0.2 and elsewhere.mean() >= 0.2:
+                carried |= (labels == k) & changed
+                break
+    return carried
 
 
 def _own_shift(flow: NDArray[np.float32], where: NDArray[np.bool_]) -> NDArray[np.float32] | None:
