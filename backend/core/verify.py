@@ -89,6 +89,7 @@ CARRY_STAY = 0.5
 CARRY_NCC = 0.8
 CARRY_MIN_AREA = 16
 CARRY_BLOBS = 64
+CARRY_MAX_SHARE = 1 / 16  # of the picture: a blob's box larger than this is no walker
 CARRY_PAD = 3  # pixels around a blob that go with it: its outline is what is recognised
 # A textured pixel "shifted on its own" (step 5) where it is SHIFT_GRADIENT grey levels per
 # pixel steep, the transform leaves it SHIFT_RESIDUAL off, the flow (consistent both ways within
@@ -511,6 +512,13 @@ def _moved(compared: _Compared, enough: float) -> float | None:
     return int(carried.sum()) / area
 
 
+def _alike(p: NDArray[np.float32], q: NDArray[np.float32]) -> float:
+    """Normalised cross-correlation of two patches of one size (0 where one is flat)."""
+    p, q = p - p.mean(), q - q.mean()
+    norm = float(np.sqrt((p * p).sum() * (q * q).sum()))
+    return float((p * q).sum()) / norm if norm > 1e-6 else 0.0
+
+
 def _carried(
     fa: NDArray[np.float32], wb: NDArray[np.float32], changed: NDArray[np.bool_]
 ) -> NDArray[np.bool_]:
@@ -528,8 +536,12 @@ def _carried(
         x, y, bw, bh, blob_area = (int(v) for v in stats[k])
         if blob_area < CARRY_MIN_AREA:
             break
+        if bw * bh > CARRY_MAX_SHARE * h * w:
+            continue  # a caption bar, a sticker, a sky: no thing that walks off in a frame
         x0, y0 = max(x - CARRY_PAD, 0), max(y - CARRY_PAD, 0)
         x1, y1 = min(x + bw + CARRY_PAD, w), min(y + bh + CARRY_PAD, h)
+        if _alike(fa[y0:y1, x0:x1], wb[y0:y1, x0:x1]) >= CARRY_STAY:
+            continue  # the same structure in its own place: a change of tone, not a move
         reach = max(16, 2 * max(x1 - x0, y1 - y0))  # as far as twice its own size
         sx0, sy0 = max(x0 - reach, 0), max(y0 - reach, 0)
         sx1, sy1 = min(x1 + reach, w), min(y1 + reach, h)
@@ -539,8 +551,6 @@ def _carried(
                 continue  # nothing to recognise it by
             scores = cv2.matchTemplate(other[sy0:sy1, sx0:sx1], patch, cv2.TM_CCOEFF_NORMED)
             ox, oy = x0 - sx0, y0 - sy0
-            if scores[oy, ox] >= CARRY_STAY:
-                break  # the same structure in its own place: a change of tone, not a move
             scores[max(oy - 2, 0) : oy + 3, max(ox - 2, 0) : ox + 3] = -1.0
             _, best, _, (bx, by) = cv2.minMaxLoc(scores)
             if best < CARRY_NCC:
