@@ -385,6 +385,13 @@ class _Compared:
     area: int
 
 
+def _all_but_worst_fifth(off: NDArray[Any], floor: float) -> NDArray[np.bool_]:
+    """Which of the fit's points to fit again: all but the fifth that it misses worst (those
+    within ``floor`` always stay, so a near-perfect fit does not shed good points)."""
+    worst = len(off) - 1 - len(off) // 5
+    return np.asarray(off <= max(float(np.partition(off, worst)[worst]), floor))
+
+
 def _tone_curve(b: NDArray[np.float32], a: NDArray[np.float32]) -> NDArray[np.float64]:
     """One tone curve taking ``b``'s grey levels to ``a``'s (a quadratic, as a colour edit is),
     fitted again without the worst fifth: an edit (a black caption bar, a sticker) is no part
@@ -392,9 +399,7 @@ def _tone_curve(b: NDArray[np.float32], a: NDArray[np.float32]) -> NDArray[np.fl
     degree = 2 if np.ptp(b) > 8 else 0
     curve = np.polyfit(b, a, degree)
     for _ in range(2):
-        off = np.abs(np.polyval(curve, b) - a)
-        worst = len(off) - 1 - len(off) // 5
-        fits = off <= max(float(np.partition(off, worst)[worst]), 1.0)
+        fits = _all_but_worst_fifth(np.abs(np.polyval(curve, b) - a), 1.0)
         curve = np.polyfit(b[fits], a[fits], degree)
     return np.asarray(curve, np.float64)
 
@@ -579,9 +584,7 @@ def _own_shift(flow: NDArray[np.float32], where: NDArray[np.bool_]) -> NDArray[n
     fits = np.ones(len(xs), bool)
     for _ in range(3):
         coef, *_ = np.linalg.lstsq(design[fits], target[fits], rcond=None)
-        off = np.hypot(*(target - design @ coef).T)
-        worst = len(off) - 1 - len(off) // 5
-        fits = off <= max(float(np.partition(off, worst)[worst]), 0.25)
+        fits = _all_but_worst_fifth(np.hypot(*(target - design @ coef).T), 0.25)
     h, w = where.shape
     column, row = np.arange(w, dtype=np.float32)[None, :], np.arange(h, dtype=np.float32)[:, None]
     c = coef.astype(np.float32)
