@@ -68,6 +68,7 @@ CELL_MIN_VALID = 0.98  # share of a cell the warped picture must cover
 MIN_CELLS = 12  # textured shared cells needed to decide
 FLAT_TOLERANCE = 16.0  # grey levels a flat cell may stray from the picture's tone curve
 BLUR_SIGMA = 1.2  # both pictures are blurred a little: resampling and JPEG noise do not count
+MIN_SHRINK = 1 / 32  # a transform shrinking a picture more lays it on fewer pixels than a cell
 # A pixel "moved on its own" (step 4, at LONG_SIDE, both pictures blurred alike) where the
 # transform leaves it MOVED_RESIDUAL grey levels off, the flow finds its texture at least
 # MOVED_PX away (and there within MOVED_RESIDUAL / 2 grey levels), the backward flow leads back
@@ -291,6 +292,10 @@ def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
     h, w = a.shape
     # ``b`` is the larger picture: blur it in proportion before it shrinks onto ``a``.
     shrink = float(np.sqrt(max(abs(np.linalg.det(matrix[:, :2])), 1e-6)))
+    if shrink < MIN_SHRINK:
+        # A degenerate fit lays the picture on a few pixels: nothing to compare, and blurring
+        # it in proportion would take a kernel of hundreds of pixels.
+        return _Grid(None, None, 0)
     warped = cv2.warpAffine(
         _blur(b, BLUR_SIGMA / min(shrink, 1.0)), matrix, (w, h), flags=cv2.INTER_LINEAR
     )
@@ -320,32 +325,23 @@ def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
     cov = cell_means(ra * rb) - mean_a * mean_b
     std_a, std_b = np.sqrt(var_a), np.sqrt(var_b)
     state = np.zeros((GRID, GRID), np.int8)  # 1 explained, -1 not, 0 says nothing
-    textured = np.zeros((GRID, GRID), bool)  # -1 cells with texture on both sides
-    means: list[tuple[float, float]] = []  # (a, b) mean of every shared cell
-    flat: list[tuple[int, int, float, float]] = []
-    for i in range(GRID):
-        for j in range(GRID):
-            if covered[i, j] < CELL_MIN_VALID:
-                continue
-            sa, sb = float(std_a[i, j]), float(std_b[i, j])
-            means.append((float(mean_a[i, j]), float(mean_b[i, j])))
-            if sa < CELL_MIN_STD and sb < CELL_MIN_STD:
-                flat.append((i, j, *means[-1]))  # no texture: judged on its tone below
-                continue
-            if sa < 1e-3 or sb < 1e-3:
-                state[i, j] = -1  # texture on one side only: something was drawn or moved
-                continue
-            ncc = float(cov[i, j]) / (sa * sb)
-            state[i, j] = 1 if ncc >= CELL_NCC else -1
-            textured[i, j] = ncc < CELL_NCC
-    if flat and len(means) >= 8:
+    shared_cells = covered >= CELL_MIN_VALID
+    flat = shared_cells & (std_a < CELL_MIN_STD) & (std_b < CELL_MIN_STD)  # judged on tone below
+    compared = shared_cells & ~flat
+    # Texture on one side only: something was drawn or moved.
+    one_sided = compared & ((std_a < 1e-3) | (std_b < 1e-3))
+    both_sides = compared & ~one_sided
+    ncc = np.divide(cov, std_a * std_b, out=np.zeros_like(cov), where=both_sides)
+    state[both_sides] = np.where(ncc[both_sides] >= CELL_NCC, 1, -1)
+    state[one_sided] = -1
+    textured = both_sides & (ncc < CELL_NCC)  # -1 cells with texture on both sides
+    if flat.any() and int(shared_cells.sum()) >= 8:
         # One tone curve (a quadratic of the grey level) for the whole picture: a copy's flat
         # areas follow it, two different pictures' do not.
-        ma, mb = np.array(means).T
-        curve = np.polyfit(mb, ma, 2 if np.ptp(mb) > 8 else 0)
-        fi, fj, fa_mean, fb_mean = (np.array(column) for column in zip(*flat, strict=True))
-        follows = np.abs(fa_mean - np.polyval(curve, fb_mean)) <= FLAT_TOLERANCE
-        state[fi.astype(int), fj.astype(int)] = np.where(follows, 1, -1)
+        ma, mb = mean_a[shared_cells], mean_b[shared_cells]
+        curve = _polyfit(mb, ma, 2 if np.ptp(mb) > 8 else 0)
+        follows = np.abs(mean_a[flat] - np.polyval(curve, mean_b[flat])) <= FLAT_TOLERANCE
+        state[flat] = np.where(follows, 1, -1)
     good, bad = int((state == 1).sum()), int((state == -1).sum())
     cells = good + bad
     if cells == 0:
@@ -374,15 +370,42 @@ def _no_flow(grey: Grey) -> NDArray[np.float32]:
     return np.zeros((*grey.shape, 2), np.float32)  # an output buffer: not used as a start
 
 
-@dataclass(frozen=True)
 class _Compared:
     """The first picture and the warped second with its tones brought to the first's, as
-    steps 4 and 5 compare them, over the pixels both pictures show."""
+    steps 4 and 5 compare them, over the pixels both pictures show; what each step looks at
+    again; and the one flow both steps share, computed at most once."""
 
-    fa: NDArray[np.float32]
-    wb: NDArray[np.float32]
-    shared: NDArray[np.bool_]
-    area: int
+    def __init__(
+        self, fa: NDArray[np.float32], wb: NDArray[np.float32], shared: NDArray[np.bool_]
+    ) -> None:
+        self.fa, self.wb, self.shared = fa, wb, shared
+        self.area = int(shared.sum())
+        self.residual = np.abs(fa - wb)
+        # Step 4 looks at the pixels the transform leaves far off...
+        self.changed = shared & (self.residual > MOVED_RESIDUAL)
+        # ...step 5 at the textured ones it leaves a little off (grey levels per pixel).
+        self.gradient = np.asarray(
+            np.hypot(
+                cv2.Sobel(fa, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(fa, cv2.CV_32F, 0, 1, ksize=3)
+            )
+            / 8.0,
+            np.float32,
+        )
+        self.differs = (
+            shared & (self.gradient >= SHIFT_GRADIENT) & (self.residual >= SHIFT_RESIDUAL)
+        )
+        # Where the flow is wanted: set before either step asks for it, so that one window
+        # holds what both will look at.
+        self.around: NDArray[np.bool_] | None = None
+        self._flow: tuple[tuple[slice, slice], _Flow] | None = None
+
+    def flow(self) -> tuple[tuple[slice, slice], _Flow]:
+        """The flow around what the steps look at, and that window of the picture."""
+        if self._flow is None:
+            assert self.around is not None and self.around.any()
+            window = _window(self.around)
+            self._flow = (window, _Flow(self.fa[window], self.wb[window], self.shared[window]))
+        return self._flow
 
 
 def _all_but_worst_fifth(off: NDArray[Any], floor: float) -> NDArray[np.bool_]:
@@ -397,11 +420,23 @@ def _tone_curve(b: NDArray[np.float32], a: NDArray[np.float32]) -> NDArray[np.fl
     fitted again without the worst fifth: an edit (a black caption bar, a sticker) is no part
     of the tone change and would bend the curve for the whole picture."""
     degree = 2 if np.ptp(b) > 8 else 0
-    curve = np.polyfit(b, a, degree)
+    x, y = b.astype(np.float64), a.astype(np.float64)
+    curve = _polyfit(x, y, degree)
     for _ in range(2):
-        fits = _all_but_worst_fifth(np.abs(np.polyval(curve, b) - a), 1.0)
-        curve = np.polyfit(b[fits], a[fits], degree)
-    return np.asarray(curve, np.float64)
+        fits = _all_but_worst_fifth(np.abs(np.polyval(curve, x) - y), 1.0)
+        curve = _polyfit(x[fits], y[fits], degree)
+    return curve
+
+
+def _polyfit(x: NDArray[np.float64], y: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
+    """``np.polyfit`` by the normal equations, with x taken to grey levels / 255 so they are
+    well conditioned: the same curve for thousands of points at a tenth of the cost."""
+    if degree == 0:
+        return np.array([float(y.mean())])
+    scaled = x / 255.0
+    design = np.stack([scaled**k for k in range(degree, -1, -1)], axis=1)
+    coef = np.linalg.solve(design.T @ design, design.T @ y)
+    return np.asarray(coef / 255.0 ** np.arange(degree, -1, -1), np.float64)
 
 
 def _apply_curve(curve: NDArray[np.float64], values: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -422,8 +457,7 @@ def _compared(grid: _Grid) -> _Compared | None:
     if min(int(np.diff(ys).min()), int(np.diff(xs).min())) < MOVED_MIN_CELL:
         return None
     shared = grid.valid
-    area = int(shared.sum())
-    if not area:
+    if not shared.any():
         return None
     fa = grid.fa
     if grid.scale > 1.0:
@@ -435,8 +469,7 @@ def _compared(grid: _Grid) -> _Compared | None:
     # transform does not explain.
     # Every 17th shared pixel: thousands, plenty for three coefficients.
     curve = _tone_curve(grid.warped[shared][::17], fa[shared][::17])
-    wb = _apply_curve(curve, grid.warped)
-    return _Compared(fa, wb, shared, area)
+    return _Compared(fa, _apply_curve(curve, grid.warped), shared)
 
 
 def _window(changed: NDArray[np.bool_]) -> tuple[slice, slice]:
@@ -454,10 +487,12 @@ class _Flow:
     """Dense optical flow (DIS) from the first picture to the second, the second's values
     looked up where it leads, and the way back."""
 
-    def __init__(self, fa: NDArray[np.float32], wb: NDArray[np.float32], dis: Any) -> None:
+    def __init__(
+        self, fa: NDArray[np.float32], wb: NDArray[np.float32], shared: NDArray[np.bool_]
+    ) -> None:
         self._a8 = np.clip(fa, 0, 255).astype(np.uint8)
         self._b8 = np.clip(wb, 0, 255).astype(np.uint8)
-        self._dis = dis
+        self._dis = _dis()
         # a(x) ~ b(x + forward(x)): where each pixel's texture is in the second picture.
         self.forward = np.asarray(
             self._dis.calc(self._a8, self._b8, _no_flow(self._a8)), np.float32
@@ -465,6 +500,10 @@ class _Flow:
         h, w = fa.shape
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         self._to_x, self._to_y = gx + self.forward[..., 0], gy + self.forward[..., 1]
+        # Where the texture went is in the part both pictures show (not in a turned copy's
+        # blank corner).
+        self.lands_shared = self.there(shared.astype(np.float32), cv2.BORDER_CONSTANT) > 0.99
+        self._back: NDArray[np.float32] | None = None
 
     def there(self, values: NDArray[Any], border: int = cv2.BORDER_REFLECT) -> NDArray[Any]:
         """``values`` of the second picture's grid, at where each pixel's texture went."""
@@ -472,49 +511,60 @@ class _Flow:
             cv2.remap(values, self._to_x, self._to_y, cv2.INTER_LINEAR, borderMode=border)
         )
 
-    def back(self) -> NDArray[np.float32]:
-        """b(y) ~ a(y + backward(y)), looked up where the forward flow leads: the way back,
-        which adds up to nothing with the forward flow where both are right."""
-        backward = self._dis.calc(self._b8, self._a8, _no_flow(self._a8))
-        return np.asarray(self.there(np.asarray(backward, np.float32)), np.float32)
+    def home(self) -> NDArray[np.float32]:
+        """How far from where it started the way back leads each pixel: the backward flow,
+        b(y) ~ a(y + backward(y)), looked up where the forward flow leads, added to it (where
+        both are right they add up to nothing). Computed once."""
+        if self._back is None:
+            backward = self._dis.calc(self._b8, self._a8, _no_flow(self._a8))
+            back = self.there(np.asarray(backward, np.float32))
+            self._back = np.asarray(
+                np.hypot(self.forward[..., 0] + back[..., 0], self.forward[..., 1] + back[..., 1]),
+                np.float32,
+            )
+        return self._back
 
 
 def _moved(compared: _Compared, enough: float) -> float | None:
     """Step 4: the share of the compared pixels whose texture moved on its own; None where
     it was not measured (fewer pixels changed than ``enough``, the share that would make
     another shot: then the flow is not computed)."""
-    fa, wb, shared, area = compared.fa, compared.wb, compared.shared, compared.area
-    residual = np.abs(fa - wb)
-    changed = shared & (residual > MOVED_RESIDUAL)
-    if not changed.any():
-        return 0.0
-    if int(changed.sum()) < enough * area:
-        return None  # too little changed for enough to have moved (most copies)
-    window = _window(changed)  # a caption's bar, the people walking
-    fa, wb, shared, residual = fa[window], wb[window], shared[window], residual[window]
-    flow = _Flow(fa, wb, cv2.DISOpticalFlow.create(FLOW_PRESET))
+    if not _worth_a_look(compared, enough):
+        return 0.0 if not compared.changed.any() else None
+    window, flow = compared.flow()  # around a caption's bar, the people walking
+    fa, wb, residual = compared.fa[window], compared.wb[window], compared.residual[window]
     forward, there = flow.forward, flow.there
     moved = (
-        shared
-        & (residual > MOVED_RESIDUAL)  # the transform leaves it far off...
+        compared.changed[window]  # the transform leaves it far off...
         & (np.hypot(forward[..., 0], forward[..., 1]) >= MOVED_PX)  # ...its texture is away...
-        # ...in the part both pictures show (not in a turned copy's blank corner)...
-        & (there(shared.astype(np.float32), cv2.BORDER_CONSTANT) > 0.99)
+        & flow.lands_shared  # ...in the part both pictures show...
         & (np.abs(fa - there(wb)) < MOVED_RESIDUAL / 2)  # ...found there...
         & (there(residual) > MOVED_RESIDUAL)  # ...and that place changed too
     )
     # Things that went farther than the flow follows (people walking their own size away
     # between two frames) are looked up blob by blob.
-    carried = _carried(compared.fa, compared.wb, changed)
-    if int(moved.sum()) + int(carried.sum()) < enough * area:
+    carried = _carried(compared.fa, compared.wb, compared.changed)
+    if int(moved.sum()) + int(carried.sum()) < enough * compared.area:
         return None  # the way back only takes pixels away: not enough either way
-    # b(y) ~ a(y + backward(y)): from where the texture went, the way back leads home.
-    back = flow.back()
-    moved &= (
-        np.hypot(forward[..., 0] + back[..., 0], forward[..., 1] + back[..., 1]) < MOVED_BACK_PX
-    )
+    # From where the texture went, the way back leads home.
+    moved &= flow.home() < MOVED_BACK_PX
     carried[window] |= moved
-    return int(carried.sum()) / area
+    return int(carried.sum()) / compared.area
+
+
+def _worth_a_look(compared: _Compared, enough: float) -> bool:
+    """Whether enough pixels changed far for step 4's rule to be met."""
+    return int(compared.changed.sum()) >= max(enough * compared.area, 1)
+
+
+def _worth_a_shift(compared: _Compared, enough: float) -> bool:
+    """Whether enough textured pixels differ, in patches, for step 5's rule to be met: a shift
+    of textured pixels leaves them this far off, and what step 5 counts is among them."""
+    differs = compared.differs
+    if int(differs.sum()) < max(enough * compared.area, 1):
+        return False
+    patches = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, SPECK)
+    return int(patches.sum()) >= enough * compared.area
 
 
 def _alike(p: NDArray[np.float32], q: NDArray[np.float32]) -> float:
@@ -597,7 +647,7 @@ def _own_shift(flow: NDArray[np.float32], where: NDArray[np.bool_]) -> NDArray[n
     return np.asarray(cv2.magnitude(fx, fy), np.float32)
 
 
-def _shift_flow() -> Any:
+def _dis() -> Any:
     """DIS for step 5: the medium preset's half-resolution search, with the fast preset's
     sparser patches and fewer descent steps, and three rounds of the full-resolution
     refinement that gives the sub-pixel answer instead of five: half the medium preset's
@@ -613,30 +663,13 @@ def _shifted(compared: _Compared, enough: float) -> float | None:
     """Step 5: the share of the compared pixels whose texture shifted on its own by a pixel
     or two, too little for step 4 (a burst of a still scene, things nudged between two
     frames); None where it was not measured (fewer textured pixels differ than ``enough``)."""
-    fa, wb, shared, area = compared.fa, compared.wb, compared.shared, compared.area
-    gradient = (
-        np.hypot(cv2.Sobel(fa, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(fa, cv2.CV_32F, 0, 1, ksize=3))
-        / 8.0
-    )  # grey levels per pixel
-    residual = np.abs(fa - wb)
-    differs = shared & (gradient >= SHIFT_GRADIENT) & (residual >= SHIFT_RESIDUAL)
-    if not differs.any():
-        return 0.0
-    if int(differs.sum()) < enough * area:
-        return None  # a shift of textured pixels leaves them this far off: too few are
-    patches = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, SPECK)
-    if int(patches.sum()) < enough * area:
-        return None  # ...or too few of them in patches (what is counted below is among these)
-    window = _window(differs)
-    fa, wb, shared = fa[window], wb[window], shared[window]
-    residual, gradient = residual[window], gradient[window]
-    flow = _Flow(fa, wb, _shift_flow())
+    if not _worth_a_shift(compared, enough):
+        return 0.0 if not compared.differs.any() else None
+    window, flow = compared.flow()
+    fa, wb = compared.fa[window], compared.wb[window]
+    residual, gradient = compared.residual[window], compared.gradient[window]
     forward, there = flow.forward, flow.there
-    textured = (
-        shared
-        & (there(shared.astype(np.float32), cv2.BORDER_CONSTANT) > 0.99)
-        & (gradient >= SHIFT_GRADIENT)
-    )
+    textured = compared.shared[window] & flow.lands_shared & (gradient >= SHIFT_GRADIENT)
     # One transform's own error (a fit to keypoints within pixels, a copy stretched to
     # another shape) is smooth across the picture: the flow's own affine fit takes it away.
     own = _own_shift(forward, textured)
@@ -650,16 +683,13 @@ def _shifted(compared: _Compared, enough: float) -> float | None:
     )
     # Specks are noise of the flow; a thing nudged is a patch.
     if int(cv2.morphologyEx(shifted.astype(np.uint8), cv2.MORPH_OPEN, SPECK).sum()) < (
-        enough * area
+        enough * compared.area
     ):
         return None  # the way back only takes pixels away: not enough either way
-    # b(y) ~ a(y + backward(y)): from where the texture went, the way back leads home.
-    back = flow.back()
-    shifted &= (
-        np.hypot(forward[..., 0] + back[..., 0], forward[..., 1] + back[..., 1]) < SHIFT_BACK_PX
-    )
+    # From where the texture went, the way back leads home.
+    shifted &= flow.home() < SHIFT_BACK_PX
     patches = cv2.morphologyEx(shifted.astype(np.uint8), cv2.MORPH_OPEN, SPECK)
-    return int(patches.sum()) / area
+    return int(patches.sum()) / compared.area
 
 
 _DIHEDRAL: tuple[Callable[[Grey], Grey], ...] = (
@@ -749,7 +779,16 @@ def verify(a: Prepared, b: Prepared, rules: Rules | None = None) -> Verification
         shifted: float | None = None
         if compared is not None:
             # Only where the transform left a textured cell unexplained can anything have
-            # moved far: where it explains every one (most copies), that flow is not computed.
+            # moved far: where it explains every one (most copies), step 4 is not taken.
+            far = grid.unexplained and _worth_a_look(compared, rules.moved)
+            near = _worth_a_shift(compared, rules.shifted)
+            if far or near:
+                # One flow for both steps, around what either will look at.
+                compared.around = np.zeros_like(compared.changed)
+                if far:
+                    compared.around |= compared.changed
+                if near:
+                    compared.around |= compared.differs
             moved = _moved(compared, rules.moved) if grid.unexplained else 0.0
             if moved is not None and moved > 0 and moved >= rules.moved:
                 verdict = Verdict.OTHER_SHOT
