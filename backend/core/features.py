@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from backend.core.canvas import blank_share
 from backend.core.decode import DecodeLimits, decode_reduced, full_size_rows, open_image, probe
 from backend.core.metadata import PhotoMetadata, read_metadata
 from backend.core.perceptual import luma, phash_variants
@@ -25,6 +26,7 @@ class ImageFeatures:
     height: int
     frames: int
     is_greyscale: bool
+    blank_share: float  # of the canvas, blank (a turned copy's corners, a border): no detail
     phash: int  # upright picture
     phash_variants: tuple[int, ...]  # the eight dihedral variants, upright first
     metadata: PhotoMetadata
@@ -85,6 +87,7 @@ def extract_features(data: bytes, filename: str | None, limits: DecodeLimits) ->
         height=header.height,
         frames=header.frames,
         is_greyscale=_greyscale(thumb),
+        blank_share=round(blank_share(thumb), 3),
         phash=variants[0],
         phash_variants=tuple(variants),
         metadata=metadata,

@@ -4,7 +4,8 @@ The rules are applied in order (a setting, ``DUPFINDER_KEEPER_RULES``); the firs
 tells two copies apart decides between them, and every rule on which the suggested copy beats
 another is given as a reason:
 
-- ``resolution``: more pixels;
+- ``resolution``: more detail: more pixels, not counting blank canvas (a copy turned by a few
+  degrees on an enlarged canvas, a border added: ``core.canvas``); within 3 % is the same;
 - ``colour``: in colour rather than greyscale;
 - ``metadata``: the camera's capture facts and the most EXIF;
 - ``format``: the format that loses least, the original's (RAW > HEIC/AVIF/PNG/TIFF and other
@@ -85,6 +86,17 @@ class Candidate:
     is_greyscale: bool = False
     filename: str = ""
     file_time: datetime | None = None  # the file's modification time, where known
+    blank_share: float = 0.0  # of the canvas: blank corners or border, no detail
+
+
+# Pictures within this share of the most detailed one count as the same resolution: a turned
+# copy's content resampled, a border's edge, are a pixel here and there.
+SAME_DETAIL = 0.97
+
+
+def detail_pixels(c: Candidate) -> float:
+    """The pixels that show the picture: the canvas less its blank corners or border."""
+    return c.width * c.height * (1.0 - min(max(c.blank_share, 0.0), 1.0))
 
 
 @dataclass(frozen=True)
@@ -111,9 +123,10 @@ def _older(when: datetime | None) -> tuple[float]:
 Key = Callable[[Candidate], tuple[float, ...]]
 
 
-def _keys(identical: bool) -> dict[str, Key]:
+def _keys(identical: bool, candidates: Sequence[Candidate]) -> dict[str, Key]:
+    most = max((detail_pixels(c) for c in candidates), default=0.0) or 1.0
     return {
-        "resolution": lambda c: (c.width * c.height,),
+        "resolution": lambda c: (min(detail_pixels(c) / most, SAME_DETAIL),),
         "colour": lambda c: (int(not c.is_greyscale),),
         "format": lambda c: (FORMAT_RANK.get(c.format.upper(), 0),),
         "metadata": lambda c: (_capture_facts(c), c.exif_fields),
@@ -126,8 +139,8 @@ def _keys(identical: bool) -> dict[str, Key]:
 
 def _reason(rule: str, best: Candidate, others: list[Candidate], identical: bool) -> str | None:
     if rule == "resolution":
-        pixels = best.width * best.height
-        if all(pixels > o.width * o.height for o in others):
+        most = detail_pixels(best)
+        if all(most * SAME_DETAIL > detail_pixels(o) for o in others):
             return f"highest resolution ({best.width}×{best.height})"
         return f"full resolution ({best.width}×{best.height})"
     if rule == "colour":
@@ -158,7 +171,7 @@ def suggest_keeper(
     order in which the rules are applied (names from ``RULES``)."""
     if not candidates:
         raise ValueError("a group has at least one image")
-    keys = _keys(identical)
+    keys = _keys(identical, candidates)
     order = [r for r in rules if r in keys and (not identical or r in IDENTICAL_RULES)]
 
     def score(c: Candidate) -> tuple[tuple[float, ...], ...]:

@@ -61,6 +61,9 @@ class Image(SQLModel, table=True):
     size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
     frames: int = 1
     is_greyscale: bool = False
+    # Share of the canvas that is blank (a copy turned on an enlarged canvas, a border added):
+    # pixels without detail, which the keeper rules do not count. None: not measured yet.
+    blank_share: float | None = None
     taken_at: datetime | None = Field(default=None, sa_type=sa.DateTime)
     camera_make: str | None = Field(default=None, max_length=120)
     camera_model: str | None = Field(default=None, max_length=120)

@@ -47,6 +47,7 @@ def candidate(image: Image) -> Candidate:
         taken_at=image.taken_at,
         camera_model=image.camera_model,
         is_greyscale=image.is_greyscale,
+        blank_share=image.blank_share or 0.0,
         filename=image.filename,
         file_time=_file_time(image),
     )
