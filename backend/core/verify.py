@@ -222,16 +222,25 @@ def _orb(grey: Grey) -> tuple[NDArray[np.float32], NDArray[np.uint8] | None]:
     return pts, None if desc is None else np.asarray(desc, np.uint8)
 
 
-def prepare(picture: Image.Image) -> Prepared:
-    """Reduce an upright picture to LONG_SIDE and find its keypoints."""
+def reduce(picture: Image.Image) -> Grey:
+    """An upright picture's grey pixels at LONG_SIDE, as verification compares them."""
     grey_im = picture.convert("L")
     scale = LONG_SIDE / max(grey_im.size)
     if scale < 1:
         size = (max(1, round(grey_im.width * scale)), max(1, round(grey_im.height * scale)))
         grey_im = grey_im.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    grey = np.asarray(grey_im, dtype=np.uint8)
+    return np.asarray(grey_im, dtype=np.uint8)
+
+
+def prepare_grey(grey: Grey) -> Prepared:
+    """Find the keypoints of a picture already reduced (``reduce``)."""
     pts, desc = _orb(grey)
     return Prepared(grey, pts, desc)
+
+
+def prepare(picture: Image.Image) -> Prepared:
+    """Reduce an upright picture to LONG_SIDE and find its keypoints."""
+    return prepare_grey(reduce(picture))
 
 
 def _match(

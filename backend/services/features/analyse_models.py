@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlmodel import Session, col, select
 
+from backend.core import verify as geometry
 from backend.core.decode import decode_reduced
 from backend.ml.base import RGBImage
 from backend.ml.images import rgb_array
@@ -25,6 +26,7 @@ from backend.models import Image, ImageEmbedding, ImageState
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import backfill_tags
 from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
+from backend.services.grouping.picture_cache import REDUCED
 from backend.services.job_queue import enqueue_job
 from backend.services.pipeline import MODELS, NEXT_STEP
 from backend.services.storage.blobstore import BlobNotFound
@@ -54,9 +56,14 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
     for image_id, key in todo:
         assert image_id is not None
         try:
-            pixels[image_id] = rgb_array(decode_reduced(ctx.store.get(key), DECODE_SIDE, limits)[1])
+            picture = decode_reduced(ctx.store.get(key), DECODE_SIDE, limits)[1]
         except (BlobNotFound, OSError, ValueError) as exc:
             log.warning("image %s: no model analysis, it could not be decoded (%r)", image_id, exc)
+            continue
+        pixels[image_id] = rgb_array(picture)
+        if ctx.settings.verify_copies and DECODE_SIDE == geometry.LONG_SIDE:
+            # The grouping verifies the new pictures' pairs next: it finds this decode kept.
+            REDUCED.put(key, geometry.reduce(picture))
 
     results = _Results()
     ids = list(pixels)

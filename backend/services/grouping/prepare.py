@@ -38,7 +38,7 @@ from backend.services.grouping.candidates import (
     thresholds_for,
     to_verify,
 )
-from backend.services.grouping.picture_cache import PICTURES
+from backend.services.grouping.picture_cache import PICTURES, REDUCED
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
 Verified = dict[tuple[int, int], geometry.Verification]
@@ -245,10 +245,13 @@ def prepare_picture(
     """The picture reduced and its keypoints found: kept between runs (``PICTURES``)."""
 
     def make() -> geometry.Prepared | None:
-        try:
-            _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE, limits)
-        except (BlobNotFound, ValueError, OSError):
-            return None  # unreadable now: the pair stays as its evidence says
-        return geometry.prepare(picture)
+        grey = REDUCED.take(item.storage_key)  # the models' decode, when it is still kept
+        if grey is None:
+            try:
+                _, picture = decode_reduced(store.get(item.storage_key), geometry.LONG_SIDE, limits)
+            except (BlobNotFound, ValueError, OSError):
+                return None  # unreadable now: the pair stays as its evidence says
+            grey = geometry.reduce(picture)
+        return geometry.prepare_grey(grey)
 
     return PICTURES.get(item.storage_key, make)
