@@ -5,7 +5,9 @@ tells two copies apart decides between them, and every rule on which the suggest
 another is given as a reason:
 
 - ``resolution``: more detail: more pixels, not counting blank canvas (a copy turned by a few
-  degrees on an enlarged canvas, a border added: ``core.canvas``); within 3 % is the same;
+  degrees on an enlarged canvas, a border added: ``core.canvas``); within 3 % is the same,
+  and then the picture that fills its canvas wins over one turned or framed on a larger one
+  (an edit: resampled once more, and more bytes for it say nothing of its quality);
 - ``colour``: in colour rather than greyscale;
 - ``metadata``: the camera's capture facts and the most EXIF;
 - ``format``: the format that loses least, the original's (RAW > HEIC/AVIF/PNG/TIFF and other
@@ -94,6 +96,14 @@ class Candidate:
 SAME_DETAIL = 0.97
 
 
+# A canvas this much blank has blank corners or a border (a photograph's own corners: none).
+BLANK_CANVAS = 0.02
+
+
+def on_blank_canvas(c: Candidate) -> bool:
+    return c.blank_share >= BLANK_CANVAS
+
+
 def detail_pixels(c: Candidate) -> float:
     """The pixels that show the picture: the canvas less its blank corners or border."""
     return c.width * c.height * (1.0 - min(max(c.blank_share, 0.0), 1.0))
@@ -126,7 +136,10 @@ Key = Callable[[Candidate], tuple[float, ...]]
 def _keys(identical: bool, candidates: Sequence[Candidate]) -> dict[str, Key]:
     most = max((detail_pixels(c) for c in candidates), default=0.0) or 1.0
     return {
-        "resolution": lambda c: (min(detail_pixels(c) / most, SAME_DETAIL),),
+        "resolution": lambda c: (
+            min(detail_pixels(c) / most, SAME_DETAIL),
+            int(not on_blank_canvas(c)),
+        ),
         "colour": lambda c: (int(not c.is_greyscale),),
         "format": lambda c: (FORMAT_RANK.get(c.format.upper(), 0),),
         "metadata": lambda c: (_capture_facts(c), c.exif_fields),
@@ -142,6 +155,11 @@ def _reason(rule: str, best: Candidate, others: list[Candidate], identical: bool
         most = detail_pixels(best)
         if all(most * SAME_DETAIL > detail_pixels(o) for o in others):
             return f"highest resolution ({best.width}×{best.height})"
+        if not on_blank_canvas(best) and any(on_blank_canvas(o) for o in others):
+            return (
+                f"full resolution ({best.width}×{best.height}), filling its canvas (not turned "
+                "or framed on a larger one)"
+            )
         return f"full resolution ({best.width}×{best.height})"
     if rule == "colour":
         return "in colour"

@@ -179,3 +179,15 @@ def test_every_winning_rule_is_a_reason() -> None:
         "largest",
         "name",
     ]
+
+
+def test_blank_canvas_is_no_detail_and_loses_a_tie() -> None:
+    """A copy turned on a larger canvas (21 % of it blank corners) has about the original's
+    detail: it neither wins on resolution nor, with more bytes, on file size."""
+    original = cand(2, 640, 480, 80_000)
+    turned = cand(1, 700, 555, 120_000, blank_share=0.21)
+    choice = suggest_keeper([turned, original])
+    assert choice.image_id == 2
+    assert any("filling its canvas" in r for r in choice.reasons)
+    # Counted as canvas, its pixels would have won.
+    assert suggest_keeper([cand(1, 700, 555, 120_000), original]).image_id == 1

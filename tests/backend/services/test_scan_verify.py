@@ -19,13 +19,15 @@ from tests.helpers.images import camera_exif
 from tests.helpers.photos import jpeg, skimage_photo
 
 
-def _scan(tmp_path: Path, files: dict[str, bytes]) -> tuple[dict[str, Any], list[ImagePair]]:
+def _scan(
+    tmp_path: Path, files: dict[str, bytes], **settings: Any
+) -> tuple[dict[str, Any], list[ImagePair]]:
     """Scan a folder of these files: the scan's JSON and the pairs stored."""
     folder = tmp_path / "photos"
     folder.mkdir()
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    runtime = build_runtime(make_settings(tmp_path / "state"))
+    runtime = build_runtime(make_settings(tmp_path / "state", **settings))
     try:
         report = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
         with Session(runtime.ctx.engine) as session:
@@ -157,3 +159,20 @@ def test_a_still_scene_whose_things_were_nudged_is_another_shot(tmp_path: Path) 
     shots = [p for p in pairs if (p.decided_by or "").startswith("another shot")]
     assert shots and all(p.verdict == "other_shot" and p.moved for p in shots), shots
     assert any("shifted on their own" in (p.decided_by or "") for p in shots)
+
+
+def test_the_original_is_kept_over_a_copy_turned_on_a_larger_canvas(tmp_path: Path) -> None:
+    """The turned copy has more pixels (its canvas grew to hold the corners) but no more
+    detail: the scan suggests keeping the original, which it would otherwise lose to the
+    copy's resolution."""
+    photo = skimage_photo("coffee.png")
+    turned = photo.rotate(10, expand=True, resample=Image.Resampling.BICUBIC)
+    files = {"coffee-turned.jpg": jpeg(turned, 92), "coffee.jpg": jpeg(photo, 92)}
+    # A turn by 10 degrees is too far for the hashes: the copy detector finds the pair.
+    out, _ = _scan(tmp_path, files, **{**MODELS_ON, "DUPFINDER_OBJECT_MODEL": "none"})
+    paths = {name: str(tmp_path / "photos" / name) for name in files}
+    near = [g for g in out["groups"] if g["tier"] == "near"]
+    assert len(near) == 1, json.dumps(out)
+    group = near[0]
+    assert sorted(group["members"]) == sorted(paths.values())
+    assert group["keep"] == paths["coffee.jpg"], json.dumps(group)
