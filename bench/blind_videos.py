@@ -73,7 +73,7 @@ COPIES: dict[str, Callable[[Image.Image], Image.Image]] = {
 
 def _frames(path: Path) -> list[Image.Image]:
     capture = cv2.VideoCapture(str(path))
-    out = []
+    out: list[Image.Image] = []
     while True:
         ok, pixels = capture.read()
         if not ok:
