@@ -347,6 +347,13 @@ class Settings(BaseSettings):
         return bool(self.celery_broker_url)
 
     @property
+    def analysis_in_this_process(self) -> bool:
+        """Whether every queue's tasks (models, grouping) run in one process, on threads: a
+        scan, or the embedded worker in threads. Not with Celery workers, nor with `serve`'s
+        analysis processes (one per queue)."""
+        return not self.distributed and self.embedded_analysis != "processes"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -79,7 +79,6 @@ MOVED_BACK_PX = 1.0
 # ...and only where cells are this many pixels on their short side: in a thumbnail compared at
 # its own size, resampling alone moves texture by a pixel or two.
 MOVED_MIN_CELL = 10
-FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 FLOW_MARGIN = 48  # pixels around what changed that the flow looks at: the way there fits
 # A changed blob was "carried off" (step 4, beyond the flow's reach) when its look no longer
 # matches in its own place (normalised correlation under CARRY_STAY) and is found (CARRY_NCC)
@@ -444,7 +443,9 @@ def _polyfit(x: NDArray[np.float64], y: NDArray[np.float64], degree: int) -> NDA
         return np.array([float(y.mean())])
     scaled = x / 255.0
     design = np.stack([scaled**k for k in range(degree, -1, -1)], axis=1)
-    coef = np.linalg.solve(design.T @ design, design.T @ y)
+    # Least squares on the 3 x 3 system, not a plain solve: a two-tone picture (line art, a
+    # scan) leaves it singular, and lstsq then gives the smallest fit, as np.polyfit did.
+    coef, *_ = np.linalg.lstsq(design.T @ design, design.T @ y, rcond=None)
     return np.asarray(coef / 255.0 ** np.arange(degree, -1, -1), np.float64)
 
 
@@ -657,7 +658,7 @@ def _own_shift(flow: NDArray[np.float32], where: NDArray[np.bool_]) -> NDArray[n
 
 
 def _dis() -> Any:
-    """DIS for step 5: the medium preset's half-resolution search, with the fast preset's
+    """DIS for steps 4 and 5: the medium preset's half-resolution search, with the fast preset's
     sparser patches and fewer descent steps, and three rounds of the full-resolution
     refinement that gives the sub-pixel answer instead of five: half the medium preset's
     time. On the calibration copies the highest share went from 0.45 to 0.49 % (rule 0.5 %)."""

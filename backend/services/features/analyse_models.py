@@ -61,7 +61,7 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
             log.warning("image %s: no model analysis, it could not be decoded (%r)", image_id, exc)
             continue
         pixels[image_id] = rgb_array(picture)
-        if ctx.settings.verify_copies and DECODE_SIDE == geometry.LONG_SIDE:
+        if _keep_for_verification(ctx):
             # The grouping verifies the new pictures' pairs next: it finds this decode kept.
             REDUCED.put(key, geometry.reduce(picture))
 
@@ -77,6 +77,17 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
                 }
 
     _store(ctx, owner_id, [i for i, _ in todo if i is not None], len(todo) == BATCH, results)
+
+
+def _keep_for_verification(ctx: AppContext) -> bool:
+    """Whether the grouping's verification will find a decode kept here: it runs in this
+    process (threads) and compares at the size the models decode at."""
+    settings = ctx.settings
+    return (
+        settings.verify_copies
+        and settings.analysis_in_this_process
+        and DECODE_SIDE == geometry.LONG_SIDE
+    )
 
 
 def _store(ctx: AppContext, owner_id: int, ids: list[int], more: bool, results: _Results) -> None:

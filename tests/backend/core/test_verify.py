@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
@@ -272,3 +273,14 @@ def test_things_carried_farther_than_the_flow_follows_make_another_shot(name: st
     assert result.verdict == Verdict.OTHER_SHOT, result
     assert result.moved is not None and result.moved >= 2 * Rules().moved, result
     assert "moved on their own" in result.explanation()
+
+
+def test_a_tone_curve_of_a_two_tone_picture() -> None:
+    """Line art has two grey levels: a quadratic through them is not one curve but many. The
+    fit gives one of them (np.polyfit's answer) instead of failing on a singular system."""
+    from backend.core.verify import _polyfit
+
+    x = np.array([0.0, 255.0] * 500)
+    y = np.array([10.0, 240.0] * 500)
+    curve = _polyfit(x, y, 2)
+    assert np.allclose(np.polyval(curve, [0.0, 255.0]), [10.0, 240.0], atol=1e-6)

@@ -10,6 +10,7 @@ from backend.core.decode import DecodeLimits
 from backend.core.verify import Prepared, prepare, reduce
 from backend.services.grouping.candidates import Known
 from backend.services.grouping.picture_cache import (
+    PICTURES,
     REDUCED,
     PreparedPictures,
     ReducedPictures,
@@ -71,8 +72,12 @@ def test_verification_prepares_the_models_decode_without_decoding_again(tmp_path
     photo = skimage_photo("coffee.png")
     key = "file:kept-by-the-models.jpg"
     REDUCED.put(key, reduce(photo))
-    item = Known(1, None, photo.width, photo.height, None, key)
-    prepared = prepare_picture(LocalBlobStore(tmp_path), item, DecodeLimits())
-    assert prepared is not None
-    assert np.array_equal(prepared.keypoints, prepare(photo).keypoints)
-    assert REDUCED.take(key) is None  # used once, then kept prepared
+    try:
+        item = Known(1, None, photo.width, photo.height, None, key)
+        prepared = prepare_picture(LocalBlobStore(tmp_path), item, DecodeLimits())
+        assert prepared is not None
+        assert np.array_equal(prepared.keypoints, prepare(photo).keypoints)
+        assert REDUCED.take(key) is None  # used once, then kept prepared
+    finally:  # the caches are the process's: leave nothing behind for other tests
+        REDUCED.take(key)
+        PICTURES.take(key)
