@@ -24,6 +24,7 @@ from backend.ml.base import RGBImage
 from backend.ml.images import rgb_array
 from backend.models import Image, ImageEmbedding, ImageState
 from backend.services.context import AppContext
+from backend.services.features.canvas_backfill import backfill_blank_share
 from backend.services.features.detect_objects import backfill_tags
 from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
 from backend.services.grouping.picture_cache import REDUCED
@@ -161,8 +162,10 @@ def run_backfill(ctx: AppContext) -> None:
 
 def backfill(ctx: AppContext, limit: int = 10_000) -> int:
     """Send back to the models the grouped images that lack a result of a current model (a
-    model was added or changed, or failed earlier), and send the tags still missing to the
-    detector. Returns how many images were sent back to the models."""
+    model was added or changed, or failed earlier), send the tags still missing to the
+    detector, and measure the blank canvas of images analysed before it was. Returns how
+    many images were sent back to the models."""
+    backfill_blank_share(ctx)  # no model needed: thumbnails only
     # Only models that load: a broken one would send every photo round again at each start.
     vector_models = [m.identity for m in (ctx.ml.copy, ctx.ml.clip) if m is not None and loads(m)]
     backfill_tags(ctx)
