@@ -19,18 +19,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageOps
 from results_file import cpu_name, git_commit, md_table, update_results_json, update_results_md
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from verify_benchmark import _caption as caption  # noqa: E402
+from verify_benchmark import _jpeg as jpeg_bytes  # noqa: E402
+from verify_benchmark import unpacked  # noqa: E402
 
 from backend.core.verify import prepare, verify  # noqa: E402
 
@@ -46,18 +49,8 @@ STARTS = 6
 
 
 def _jpeg(im: Image.Image, quality: int = 90) -> Image.Image:
-    buf = io.BytesIO()
-    im.convert("RGB").save(buf, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-
-
-def _caption(im: Image.Image) -> Image.Image:
-    out = im.copy()
-    draw = ImageDraw.Draw(out)
-    bar = im.height // 12
-    draw.rectangle((0, im.height - bar, im.width, im.height), fill=(0, 0, 0))
-    draw.text((10, im.height - bar + 4), "IMG_1234 2019-07-14", fill=(255, 255, 255))
-    return out
+    """The picture as a JPEG file of that quality would decode."""
+    return Image.open(io.BytesIO(jpeg_bytes(im, quality))).convert("RGB")
 
 
 COPIES: dict[str, Callable[[Image.Image], Image.Image]] = {
@@ -66,7 +59,7 @@ COPIES: dict[str, Callable[[Image.Image], Image.Image]] = {
     "middle 80 %": lambda im: _jpeg(
         im.crop((im.width // 10, im.height // 10, im.width * 9 // 10, im.height * 9 // 10))
     ),
-    "caption bar": lambda im: _jpeg(_caption(im)),
+    "caption bar": lambda im: _jpeg(caption(im)),
     "mirrored": lambda im: _jpeg(ImageOps.mirror(im)),
 }
 
@@ -81,23 +74,11 @@ def _frames(path: Path) -> list[Image.Image]:
         out.append(Image.fromarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)))
 
 
-def _unpacked(debs: Path, package: str) -> Path:
-    """The package's files, downloaded and unpacked (never installed) like photos.sh."""
-    root = debs / "root" / package
-    if not root.is_dir():
-        debs.mkdir(parents=True, exist_ok=True)
-        if not list(debs.glob(f"{package}_*.deb")):
-            subprocess.run(["apt-get", "download", "-qq", package], cwd=debs, check=True)
-        deb = next(debs.glob(f"{package}_*.deb"))
-        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
-    return root
-
-
 def run(debs: Path) -> dict[str, dict[str, Counter[str]]]:
     """Per video: verdict counts of the frame pairs (by gap) and of the copies (by kind)."""
     out: dict[str, dict[str, Counter[str]]] = {}
     for name, (package, file) in VIDEOS.items():
-        frames = _frames(_unpacked(debs, package) / file)
+        frames = _frames(unpacked(debs, package, file) / file)
         counts: dict[str, Counter[str]] = {}
         last = len(frames) - 1 - max(GAPS)
         for start in (round(i * last / (STARTS - 1)) for i in range(STARTS)):

@@ -190,17 +190,22 @@ OPENCV_SHOTS: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def opencv_data(debs: Path) -> Path:
-    """opencv-doc's sample data, downloaded and unpacked (never installed) like photos.sh."""
-    root = debs / "root" / "opencv-doc"
-    if not (root / OPENCV).is_dir():
+def unpacked(debs: Path, package: str, inside: str = "") -> Path:
+    """A Debian package's files, downloaded and unpacked (never installed) like photos.sh,
+    unless ``inside`` (a path in the package) is there already."""
+    root = debs / "root" / package
+    if not (root / inside).exists():
         debs.mkdir(parents=True, exist_ok=True)
-        if not list(debs.glob("opencv-doc_*.deb")):
-            subprocess.run(["apt-get", "download", "-qq", "opencv-doc"], cwd=debs, check=True)
-        subprocess.run(
-            ["dpkg", "-x", str(next(debs.glob("opencv-doc_*.deb"))), str(root)], check=True
-        )
-    return root / OPENCV
+        if not list(debs.glob(f"{package}_*.deb")):
+            subprocess.run(["apt-get", "download", "-qq", package], cwd=debs, check=True)
+        deb = next(debs.glob(f"{package}_*.deb"))
+        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    return root
+
+
+def opencv_data(debs: Path) -> Path:
+    """opencv-doc's sample data."""
+    return unpacked(debs, "opencv-doc", OPENCV) / OPENCV
 
 
 def _picture(data: Path, file: str) -> Image.Image:

@@ -384,7 +384,12 @@ class _Compared:
     again; and the one flow both steps share, computed at most once."""
 
     def __init__(
-        self, fa: NDArray[np.float32], wb: NDArray[np.float32], shared: NDArray[np.bool_]
+        self,
+        fa: NDArray[np.float32],
+        wb: NDArray[np.float32],
+        shared: NDArray[np.bool_],
+        rules: Rules,
+        unexplained: bool,
     ) -> None:
         self.fa, self.wb, self.shared = fa, wb, shared
         self.area = int(shared.sum())
@@ -402,16 +407,29 @@ class _Compared:
         self.differs = (
             shared & (self.gradient >= SHIFT_GRADIENT) & (self.residual >= SHIFT_RESIDUAL)
         )
-        # Where the flow is wanted: set before either step asks for it, so that one window
-        # holds what both will look at.
-        self.around: NDArray[np.bool_] | None = None
+        # Whether each step has enough to look at for its rule to be met. Step 4 only where
+        # the transform left a textured cell unexplained (most copies: it is not taken).
+        enough = (rules.moved * self.area, rules.shifted * self.area)
+        self.far = unexplained and int(self.changed.sum()) >= max(enough[0], 1)
+        # A shift of textured pixels leaves them this far off, in patches: what step 5 counts
+        # is among them.
+        self.near = (
+            int(self.differs.sum()) >= max(enough[1], 1)
+            and int(cv2.morphologyEx(self.differs.astype(np.uint8), cv2.MORPH_OPEN, SPECK).sum())
+            >= enough[1]
+        )
         self._flow: tuple[tuple[slice, slice], _Flow] | None = None
 
     def flow(self) -> tuple[tuple[slice, slice], _Flow]:
-        """The flow around what the steps look at, and that window of the picture."""
+        """The flow both steps share, computed once around what either will look at, and that
+        window of the picture."""
         if self._flow is None:
-            assert self.around is not None and self.around.any()
-            window = _window(self.around)
+            around = np.zeros_like(self.changed)
+            if self.far:
+                around |= self.changed
+            if self.near:
+                around |= self.differs
+            window = _window(around)
             self._flow = (window, _Flow(self.fa[window], self.wb[window], self.shared[window]))
         return self._flow
 
@@ -458,7 +476,7 @@ def _apply_curve(curve: NDArray[np.float64], values: NDArray[np.float32]) -> NDA
     return out
 
 
-def _compared(grid: _Grid) -> _Compared | None:
+def _compared(grid: _Grid, rules: Rules) -> _Compared | None:
     """None where there is nothing to look at again, or too small a picture to tell motion
     from resampling."""
     if grid.fa is None or grid.warped is None or grid.valid is None or grid.bounds is None:
@@ -479,7 +497,7 @@ def _compared(grid: _Grid) -> _Compared | None:
     # transform does not explain.
     # Every 17th shared pixel: thousands, plenty for three coefficients.
     curve = _tone_curve(grid.warped[shared][::17], fa[shared][::17])
-    return _Compared(fa, _apply_curve(curve, grid.warped), shared)
+    return _Compared(fa, _apply_curve(curve, grid.warped), shared, rules, grid.unexplained)
 
 
 def _window(changed: NDArray[np.bool_]) -> tuple[slice, slice]:
@@ -539,7 +557,7 @@ def _moved(compared: _Compared, enough: float) -> float | None:
     """Step 4: the share of the compared pixels whose texture moved on its own; None where
     it was not measured (fewer pixels changed than ``enough``, the share that would make
     another shot: then the flow is not computed)."""
-    if not _worth_a_look(compared, enough):
+    if not compared.far:
         return 0.0 if not compared.changed.any() else None
     window, flow = compared.flow()  # around a caption's bar, the people walking
     fa, wb, residual = compared.fa[window], compared.wb[window], compared.residual[window]
@@ -560,21 +578,6 @@ def _moved(compared: _Compared, enough: float) -> float | None:
     moved &= flow.home() < MOVED_BACK_PX
     carried[window] |= moved
     return int(carried.sum()) / compared.area
-
-
-def _worth_a_look(compared: _Compared, enough: float) -> bool:
-    """Whether enough pixels changed far for step 4's rule to be met."""
-    return int(compared.changed.sum()) >= max(enough * compared.area, 1)
-
-
-def _worth_a_shift(compared: _Compared, enough: float) -> bool:
-    """Whether enough textured pixels differ, in patches, for step 5's rule to be met: a shift
-    of textured pixels leaves them this far off, and what step 5 counts is among them."""
-    differs = compared.differs
-    if int(differs.sum()) < max(enough * compared.area, 1):
-        return False
-    patches = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, SPECK)
-    return int(patches.sum()) >= enough * compared.area
 
 
 def _alike(p: NDArray[np.float32], q: NDArray[np.float32]) -> float:
@@ -673,7 +676,7 @@ def _shifted(compared: _Compared, enough: float) -> float | None:
     """Step 5: the share of the compared pixels whose texture shifted on its own by a pixel
     or two, too little for step 4 (a burst of a still scene, things nudged between two
     frames); None where it was not measured (fewer textured pixels differ than ``enough``)."""
-    if not _worth_a_shift(compared, enough):
+    if not compared.near:
         return 0.0 if not compared.differs.any() else None
     window, flow = compared.flow()
     fa, wb = compared.fa[window], compared.wb[window]
@@ -784,21 +787,12 @@ def verify(a: Prepared, b: Prepared, rules: Rules | None = None) -> Verification
         grid.explained >= rules.explained_compact and grid.compact >= rules.compact
     ):
         verdict = Verdict.COPY
-        compared = _compared(grid)
+        compared = _compared(grid, rules)
         moved: float | None = None
         shifted: float | None = None
         if compared is not None:
             # Only where the transform left a textured cell unexplained can anything have
             # moved far: where it explains every one (most copies), step 4 is not taken.
-            far = grid.unexplained and _worth_a_look(compared, rules.moved)
-            near = _worth_a_shift(compared, rules.shifted)
-            if far or near:
-                # One flow for both steps, around what either will look at.
-                compared.around = np.zeros_like(compared.changed)
-                if far:
-                    compared.around |= compared.changed
-                if near:
-                    compared.around |= compared.differs
             moved = _moved(compared, rules.moved) if grid.unexplained else 0.0
             if moved is not None and moved > 0 and moved >= rules.moved:
                 verdict = Verdict.OTHER_SHOT

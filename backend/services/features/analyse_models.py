@@ -54,6 +54,7 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
         return
     pixels: dict[int, RGBImage] = {}
     limits = ctx.settings.decode_limits
+    keep = _keep_for_verification(ctx)
     for image_id, key in todo:
         assert image_id is not None
         try:
@@ -62,7 +63,7 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
             log.warning("image %s: no model analysis, it could not be decoded (%r)", image_id, exc)
             continue
         pixels[image_id] = rgb_array(picture)
-        if _keep_for_verification(ctx):
+        if keep:
             # The grouping verifies the new pictures' pairs next: it finds this decode kept.
             REDUCED.put(key, geometry.reduce(picture))
 
