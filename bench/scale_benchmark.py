@@ -254,9 +254,10 @@ def hash_distance(codes_a: NDArray[np.uint64], code_b: int) -> int:
 def load_base(cache: Path, limit: int | None) -> Base:
     """Compute (or reuse) the base photos' real features with the project's code."""
     from backend.config import Settings
-    from backend.core.decode import DecodeLimits, ImageRejected, decode_reduced
+    from backend.core.decode import DecodeLimits, decode_reduced
     from backend.core.features import THUMBNAIL_SIDE, extract_features
     from backend.core.perceptual import dihedral_blocks, luma
+    from backend.core.rejected import ImageRejected
     from backend.ml.images import rgb_array
     from backend.ml.registry import models_from_settings
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
-from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from backend.core.decode import DecodeLimits
 from backend.core.keeper import RULES as KEEPER_RULES
 from backend.core.keeper import KeeperRule
+
+if TYPE_CHECKING:  # imported when used: settings are read by every command, pictures not
+    from backend.core.decode import DecodeLimits
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # for tests; refused in production
 # SSCD cosine for the similar tier without CLIP, per copy model (calibrated: docs/models.md).
@@ -284,6 +285,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_google(self) -> Self:
         keys = self.token_encryption_keys
+        if keys:
+            from cryptography.fernet import Fernet
         for key in keys:
             try:
                 Fernet(key)
@@ -359,6 +362,8 @@ class Settings(BaseSettings):
 
     @property
     def decode_limits(self) -> DecodeLimits:
+        from backend.core.decode import DecodeLimits
+
         return DecodeLimits(
             max_bytes=self.max_upload_bytes,
             max_pixels=self.max_image_pixels,

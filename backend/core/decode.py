@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from backend.core.decode_budget import GATE, pixel_bytes
+from backend.core.rejected import ImageRejected
 
 # HEIC/HEIF (iPhones, Google Photos) through libheif, registered once for every reader of
 # images (uploads, folder scans, Takeout). libheif applies the file's own rotation and mirror
@@ -75,14 +75,6 @@ _FORMAT_NAMES = {"MPO": "JPEG"}
 _TRANSPOSING = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
 
-class ImageRejected(ValueError):
-    """A file that cannot be used, with the reason in words a person understands."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class DecodeLimits:
     max_bytes: int = 100 * 1024 * 1024
@@ -103,20 +95,6 @@ class ImageHeader:
     height: int
     orientation: int
     frames: int
-
-
-def clean_filename(name: str) -> str:
-    """The name to store for an uploaded file; a name that tries to be a path is refused."""
-    name = unicodedata.normalize("NFC", name or "").strip()
-    if not name:
-        raise ImageRejected("the file has no name")
-    if "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
-        raise ImageRejected("the file name contains a path; send the file's own name only")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise ImageRejected("the file name contains control characters")
-    if len(name.encode()) > 255:
-        raise ImageRejected("the file name is longer than 255 bytes")
-    return name
 
 
 def open_image(data: bytes) -> Image.Image:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from backend.core.decode import ImageRejected, clean_filename
+from backend.core.rejected import ImageRejected
 
 # Explicit direction marks, embeddings, overrides and isolates (Unicode's bidi controls).
 BIDI_CONTROLS = frozenset(
@@ -21,6 +21,20 @@ REPLACEMENT = "\ufffd"
 
 def _hidden(ch: str) -> bool:
     return ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc"
+
+
+def clean_filename(name: str) -> str:
+    """The name to store for an uploaded file; a name that tries to be a path is refused."""
+    name = unicodedata.normalize("NFC", name or "").strip()
+    if not name:
+        raise ImageRejected("the file has no name")
+    if "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise ImageRejected("the file name contains a path; send the file's own name only")
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise ImageRejected("the file name contains control characters")
+    if len(name.encode()) > 255:
+        raise ImageRejected("the file name is longer than 255 bytes")
+    return name
 
 
 def checked_filename(name: str) -> str:

@@ -7,9 +7,9 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from backend.core.decode import ImageRejected
 from backend.core.features import ImageFeatures, extract_features
 from backend.core.perceptual import pack_codes, to_signed
+from backend.core.rejected import ImageRejected
 from backend.models import Image, ImageState
 from backend.services.context import AppContext
 from backend.services.jobs import count_progress

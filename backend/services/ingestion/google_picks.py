@@ -20,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from backend.core.decode import ImageRejected, probe
+from backend.core.decode import probe
 from backend.core.features import sha256_hex
 from backend.core.filenames import checked_filename, shown_name
+from backend.core.rejected import ImageRejected
 from backend.models import (
     PICK_OPEN,
     GooglePick,

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.core.decode import DecodeLimits, ImageRejected, probe
+from backend.core.decode import DecodeLimits, probe
 from backend.core.features import sha256_hex
 from backend.core.filenames import checked_filename
+from backend.core.rejected import ImageRejected
 from backend.models import Image, ImageState, IngestionMode, Job, JobState, utcnow
 from backend.services.context import AppContext
 from backend.services.errors import Conflict

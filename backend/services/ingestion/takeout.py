@@ -33,16 +33,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.config import Settings
-from backend.core.decode import (
-    IMAGE_EXTENSIONS,
-    VIDEO_REASON,
-    DecodeLimits,
-    ImageRejected,
-    is_video_name,
-    probe,
-)
+from backend.core.decode import IMAGE_EXTENSIONS, VIDEO_REASON, DecodeLimits, is_video_name, probe
 from backend.core.features import sha256_hex
 from backend.core.filenames import checked_filename, shown_name
+from backend.core.rejected import ImageRejected
 from backend.core.takeout import (
     Sidecar,
     album_title,

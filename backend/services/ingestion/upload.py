@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from backend.core.decode import DecodeLimits, ImageRejected, probe
+from backend.core.decode import DecodeLimits, probe
 from backend.core.features import sha256_hex
 from backend.core.filenames import checked_filename, shown_name
+from backend.core.rejected import ImageRejected
 from backend.models import Image, IngestionMode, Job, JobState, utcnow
 from backend.services.pipeline import send_next
 from backend.services.storage.blobstore import BlobStore, content_key

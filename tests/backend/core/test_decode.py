@@ -6,13 +6,12 @@ import pytest
 
 from backend.core.decode import (
     DecodeLimits,
-    ImageRejected,
-    clean_filename,
     decode_full,
     decode_reduced,
     normalise_mode,
     probe,
 )
+from backend.core.rejected import ImageRejected
 from tests.helpers import images as img
 
 LIMITS = DecodeLimits()
@@ -175,31 +174,3 @@ class TestDecode:
         grey = img.photo(1, (64, 64)).convert("L")
         assert normalise_mode(grey.convert("I")).mode == "RGB"
         assert normalise_mode(grey.convert("F")).mode == "RGB"
-
-
-class TestCleanFilename:
-    @pytest.mark.parametrize(
-        "name",
-        ["../../etc/passwd", "a/b.jpg", "..\\x.jpg", "/abs.jpg", "C:\\photos\\x.jpg", "..", "."],
-    )
-    def test_paths_are_refused(self, name: str) -> None:
-        with pytest.raises(ImageRejected, match="path"):
-            clean_filename(name)
-
-    @pytest.mark.parametrize("name", ["", "   ", "a\x00.jpg"])
-    def test_empty_or_nul(self, name: str) -> None:
-        with pytest.raises(ImageRejected):
-            clean_filename(name)
-
-    def test_control_characters(self) -> None:
-        with pytest.raises(ImageRejected, match="control"):
-            clean_filename("bad\x1bname.jpg")
-
-    def test_too_long(self) -> None:
-        with pytest.raises(ImageRejected, match="255"):
-            clean_filename("é" * 200 + ".jpg")
-
-    def test_ordinary_names_kept_and_normalised(self) -> None:
-        assert clean_filename("  Été 2021 (1).JPG ") == "Été 2021 (1).JPG"
-        assert clean_filename("e\u0301.jpg") == "\u00e9.jpg"  # NFC
-        assert clean_filename("..hidden.jpg") == "..hidden.jpg"

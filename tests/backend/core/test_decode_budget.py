@@ -16,9 +16,10 @@ import pytest
 from PIL import Image
 
 from backend.core import decode, decode_budget
-from backend.core.decode import DecodeLimits, ImageRejected, decode_full, decode_reduced, probe
+from backend.core.decode import DecodeLimits, decode_full, decode_reduced, probe
 from backend.core.decode_budget import GATE, MemoryGate
 from backend.core.features import extract_features, pixel_digest
+from backend.core.rejected import ImageRejected
 from tests.helpers import bombs
 from tests.helpers import images as img
 

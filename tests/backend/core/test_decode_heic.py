@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.core.decode import (
-    VIDEO_REASON,
-    DecodeLimits,
-    ImageRejected,
-    decode_full,
-    decode_reduced,
-    probe,
-)
+from backend.core.decode import VIDEO_REASON, DecodeLimits, decode_full, decode_reduced, probe
 from backend.core.features import extract_features
+from backend.core.rejected import ImageRejected
 from tests.helpers import images as img
 
 LIMITS = DecodeLimits()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.core.decode import DecodeLimits, ImageRejected
+from backend.core.decode import DecodeLimits
 from backend.core.features import THUMBNAIL_SIDE, extract_features, pixel_digest, sha256_hex
+from backend.core.rejected import ImageRejected
 from tests.helpers import images as img
 
 LIMITS = DecodeLimits()

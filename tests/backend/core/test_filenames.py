@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.core.decode import ImageRejected
-from backend.core.filenames import BIDI_CONTROLS, checked_filename, shown_name
+from backend.core.filenames import BIDI_CONTROLS, checked_filename, clean_filename, shown_name
+from backend.core.rejected import ImageRejected
 from backend.services.ingestion.folder import display_name
 
 RLO = "\u202e"
@@ -44,3 +44,31 @@ def test_names_we_only_read_are_shown_with_the_controls_replaced() -> None:
     # A scanned folder's file keeps its name on disk; the name stored and shown is safe.
     assert display_name(f"scan{RLO}gpj.exe") == "scan\ufffdgpj.exe"
     assert display_name("caf\udce9.jpg") == "caf\ufffd.jpg"  # Latin-1 bytes, as before
+
+
+class TestCleanFilename:
+    @pytest.mark.parametrize(
+        "name",
+        ["../../etc/passwd", "a/b.jpg", "..\\x.jpg", "/abs.jpg", "C:\\photos\\x.jpg", "..", "."],
+    )
+    def test_paths_are_refused(self, name: str) -> None:
+        with pytest.raises(ImageRejected, match="path"):
+            clean_filename(name)
+
+    @pytest.mark.parametrize("name", ["", "   ", "a\x00.jpg"])
+    def test_empty_or_nul(self, name: str) -> None:
+        with pytest.raises(ImageRejected):
+            clean_filename(name)
+
+    def test_control_characters(self) -> None:
+        with pytest.raises(ImageRejected, match="control"):
+            clean_filename("bad\x1bname.jpg")
+
+    def test_too_long(self) -> None:
+        with pytest.raises(ImageRejected, match="255"):
+            clean_filename("é" * 200 + ".jpg")
+
+    def test_ordinary_names_kept_and_normalised(self) -> None:
+        assert clean_filename("  Été 2021 (1).JPG ") == "Été 2021 (1).JPG"
+        assert clean_filename("e\u0301.jpg") == "\u00e9.jpg"  # NFC
+        assert clean_filename("..hidden.jpg") == "..hidden.jpg"
