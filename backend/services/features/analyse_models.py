@@ -11,7 +11,9 @@ re-embeds instead of mixing vector spaces.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import batched
 
 import numpy as np
 import sqlalchemy as sa
@@ -52,31 +54,39 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
         ).all()
     if not todo:
         return
-    pixels: dict[int, RGBImage] = {}
     limits = ctx.settings.decode_limits
     keep = _keep_for_verification(ctx)
-    for image_id, key in todo:
-        assert image_id is not None
+
+    def decoded(row: tuple[int | None, str]) -> RGBImage | None:
+        image_id, key = row
         try:
             picture = decode_reduced(ctx.store.get(key), DECODE_SIDE, limits)[1]
         except (BlobNotFound, OSError, ValueError) as exc:
             log.warning("image %s: no model analysis, it could not be decoded (%r)", image_id, exc)
-            continue
-        pixels[image_id] = rgb_array(picture)
+            return None
         if keep:
             # The grouping verifies the new pictures' pairs next: it finds this decode kept.
             REDUCED.put(key, geometry.reduce(picture))
+        return rgb_array(picture)
 
     results = _Results()
-    ids = list(pixels)
-    arrays = [pixels[i] for i in ids]
-    for model in (models.copy, models.clip):
-        if model is not None and arrays:
-            vectors = run_model(model, arrays)
-            if vectors is not None:
-                results.vectors[model.identity] = {
-                    i: v for i, v in zip(ids, vectors, strict=True) if v is not None
-                }
+    running = [m for m in (models.copy, models.clip) if m is not None]
+    with ThreadPoolExecutor(1, thread_name_prefix="model-decode") as pool:
+        # Decoded in order on a helper thread while the models run on the pictures before:
+        # decoding a whole batch first left a core idle for half a second.
+        pictures = pool.map(decoded, todo)
+        for chunk in batched(zip(todo, pictures, strict=True), ctx.settings.model_batch_size):
+            ids = [i for (i, _), a in chunk if i is not None and a is not None]
+            arrays = [a for _, a in chunk if a is not None]
+            for model in list(running):
+                if not arrays:
+                    break
+                vectors = run_model(model, arrays)
+                if vectors is None:  # not loadable: the backfill tries again after a restart
+                    running.remove(model)
+                    continue
+                found = results.vectors.setdefault(model.identity, {})
+                found.update((i, v) for i, v in zip(ids, vectors, strict=True) if v is not None)
 
     _store(ctx, owner_id, [i for i, _ in todo if i is not None], len(todo) == BATCH, results)
 
