@@ -199,6 +199,7 @@ def unpacked(debs: Path, package: str, inside: str = "") -> Path:
         if not list(debs.glob(f"{package}_*.deb")):
             subprocess.run(["apt-get", "download", "-qq", package], cwd=debs, check=True)
         deb = next(debs.glob(f"{package}_*.deb"))
+        root.parent.mkdir(parents=True, exist_ok=True)  # dpkg -x makes only the last folder
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
     return root
 

@@ -77,8 +77,11 @@ MOVED_RESIDUAL = 30.0
 MOVED_PX = 2.0
 MOVED_BACK_PX = 1.0
 # ...and only where cells are this many pixels on their short side: in a thumbnail compared at
-# its own size, resampling alone moves texture by a pixel or two.
+# its own size, resampling alone moves texture by a pixel or two. Unless the transform does not
+# resample: two pictures of one size laid on each other as they are (frames of a small video,
+# a re-encode), its linear part within UNMOVED of the identity (2 px over 100).
 MOVED_MIN_CELL = 10
+UNMOVED = 0.02
 FLOW_MARGIN = 48  # pixels around what changed that the flow looks at: the way there fits
 # A changed blob was "carried off" (step 4, beyond the flow's reach) when its look no longer
 # matches in its own place (normalised correlation under CARRY_STAY) and is found (CARRY_NCC)
@@ -293,6 +296,9 @@ class _Grid:
     # The transform's scale: over 1 it magnifies the second picture (a crop against its
     # original), and the warped picture is that much blurrier than the first.
     scale: float = 1.0
+    # Whether it turns or rescales the second picture (more than a shift): resampling then
+    # moves a small picture's texture by itself.
+    resamples: bool = True
 
 
 def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
@@ -371,6 +377,7 @@ def _grid(a: Grey, b: Grey, matrix: NDArray[np.float64]) -> _Grid:
         (ys, xs),
         bool(textured.any()),
         shrink,
+        float(np.abs(matrix[:, :2] - np.eye(2)).max()) > UNMOVED,
     )
 
 
@@ -482,7 +489,7 @@ def _compared(grid: _Grid, rules: Rules) -> _Compared | None:
     if grid.fa is None or grid.warped is None or grid.valid is None or grid.bounds is None:
         return None
     ys, xs = grid.bounds
-    if min(int(np.diff(ys).min()), int(np.diff(xs).min())) < MOVED_MIN_CELL:
+    if grid.resamples and min(int(np.diff(ys).min()), int(np.diff(xs).min())) < MOVED_MIN_CELL:
         return None
     shared = grid.valid
     if not shared.any():

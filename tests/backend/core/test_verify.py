@@ -145,6 +145,18 @@ def test_a_thumbnail_is_too_small_to_see_motion_in(seed: int) -> None:
     assert verify(a, b).verdict == Verdict.COPY
 
 
+@pytest.mark.parametrize("name", ["motorcycle_left.png", "astronaut.png", "coffee.png"])
+def test_a_small_video_frame_is_looked_at_when_nothing_is_resampled(name: str) -> None:
+    """Two 160 x 120 frames of a webcam are laid on each other as they are: nothing is
+    resampled, so motion is looked for even though the cells are a few pixels; a re-encode
+    of one frame at that size moves nothing."""
+    frame = skimage_photo(name).convert("RGB").resize((160, 120), Image.Resampling.LANCZOS)
+    first = jpeg_copy(frame, 90)
+    result = verify(first, jpeg_copy(_objects_moved(frame), 90))
+    assert result.verdict == Verdict.OTHER_SHOT, result
+    assert verify(first, jpeg_copy(frame, 60)).verdict == Verdict.COPY
+
+
 def _people_walked(im: Image.Image) -> Image.Image:
     """The next frame of a fixed camera looking at a square from afar: three small things
     (people) walked some way; each is a few cells of the grid at most, too few for a count
