@@ -29,6 +29,12 @@ class AppContext:
     vectors: VectorIndex
     hash_libraries: HashLibraries  # this process's in-memory hash index of each library
 
+    @property
+    def local_database(self) -> bool:
+        """Whether the database is a SQLite file on this machine (embedded mode): a read
+        there waits for no lock and no network."""
+        return self.engine.dialect.name == "sqlite"
+
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
         """One transaction: committed when the block ends normally (then the jobs queued in it
