@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -63,6 +63,17 @@ async def get_session(
 
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+async def answer[T](ctx: AppContext, work: Callable[[], T]) -> T:
+    """A read endpoint's work: on the event loop where all it touches is on this machine
+    (embedded mode: a few milliseconds of Python, the GIL held either way, and no trip to the
+    thread pool); on the thread pool where it waits on the network."""
+    if ctx.local_reads:
+        return work()
+    return await run_in_threadpool(work)
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 # scope="function": the transaction commits before the response is sent. By default the code
 # after ``yield`` runs once the response is out, so a client could be told "created" before

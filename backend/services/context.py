@@ -16,7 +16,7 @@ from backend.ml.registry import ModelSet
 from backend.services.grouping.library import HashLibraries
 from backend.services.job_queue import JobQueue, bind_jobs
 from backend.services.similarity.vector_index import VectorIndex
-from backend.services.storage.blobstore import BlobStore
+from backend.services.storage.blobstore import BlobStore, LocalBlobStore
 
 
 @dataclass
@@ -34,6 +34,11 @@ class AppContext:
         """Whether the database is a SQLite file on this machine (embedded mode): a read
         there waits for no lock and no network."""
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def local_reads(self) -> bool:
+        """Whether a read touches only this machine: the SQLite file and blob files on disk."""
+        return self.local_database and isinstance(self.store, LocalBlobStore)
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.deps import CtxDep, CurrentUser, SessionDep, answer, owner_id
 from backend.api.params import GroupId, PageNo
 from backend.api.schemas import (
     AcceptIn,
@@ -88,7 +88,7 @@ def _out(v: GroupView) -> GroupOut:
 
 
 @router.get("/groups", response_model=Page[GroupOut])
-def groups(
+async def groups(
     user: CurrentUser,
     session: SessionDep,
     ctx: CtxDep,
@@ -103,16 +103,23 @@ def groups(
         Query(description="space: most to free first; size: most photos; date: newest photos"),
     ] = None,
 ) -> Page[GroupOut]:
-    rules = ctx.settings.keeper_rules
-    views, total = list_groups(session, owner_id(user), tier, page, size, object, rules, sort)
-    return Page(items=[_out(v) for v in views], total=total, page=page, size=size)
+    def work() -> Page[GroupOut]:
+        rules = ctx.settings.keeper_rules
+        views, total = list_groups(session, owner_id(user), tier, page, size, object, rules, sort)
+        return Page(items=[_out(v) for v in views], total=total, page=page, size=size)
+
+    return await answer(ctx, work)
 
 
 @router.get("/groups/counts", response_model=GroupCountsOut)
-def counts(user: CurrentUser, session: SessionDep) -> GroupCountsOut:
+async def counts(user: CurrentUser, session: SessionDep, ctx: CtxDep) -> GroupCountsOut:
     """Open groups shown per tier (for the tier tabs)."""
-    found = count_groups(session, owner_id(user))
-    return GroupCountsOut(**{tier.value: n for tier, n in found.items()})
+
+    def work() -> GroupCountsOut:
+        found = count_groups(session, owner_id(user))
+        return GroupCountsOut(**{tier.value: n for tier, n in found.items()})
+
+    return await answer(ctx, work)
 
 
 @router.post("/groups/accept", response_model=AcceptOut, responses=ERRORS)

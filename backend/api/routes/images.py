@@ -6,7 +6,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import CtxDep, CurrentUser, SessionDep, owner_id
+from backend.api.deps import CtxDep, CurrentUser, SessionDep, answer, owner_id
 from backend.api.params import ImageId, PageNo
 from backend.api.schemas import (
     AcceptedImage,
@@ -77,9 +77,10 @@ async def upload(
 
 
 @router.get("", response_model=Page[ImageOut])
-def list_images(
+async def list_images(
     user: CurrentUser,
     session: SessionDep,
+    ctx: CtxDep,
     state: ImageState | None = None,
     trashed: bool = False,
     object: Annotated[
@@ -88,10 +89,16 @@ def list_images(
     page: PageNo = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[ImageOut]:
-    rows, total = images.list_images(session, owner_id(user), state, trashed, page, size, object)
-    found = objects_of(session, [i.id for i in rows if i.id is not None])
-    items = [ImageOut.of(i, found.get(i.id or 0, [])) for i in rows]
-    return Page(items=items, total=total, page=page, size=size)
+
+    def work() -> Page[ImageOut]:
+        rows, total = images.list_images(
+            session, owner_id(user), state, trashed, page, size, object
+        )
+        found = objects_of(session, [i.id for i in rows if i.id is not None])
+        items = [ImageOut.of(i, found.get(i.id or 0, [])) for i in rows]
+        return Page(items=items, total=total, page=page, size=size)
+
+    return await answer(ctx, work)
 
 
 @router.get("/tags", response_model=list[TagOut])
@@ -111,10 +118,14 @@ def get_image(image_id: ImageId, user: CurrentUser, session: SessionDep) -> Imag
     responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
     response_class=Response,
 )
-def thumbnail(image_id: ImageId, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
-    image = images.get_image(session, owner_id(user), image_id)
+async def thumbnail(
+    image_id: ImageId, user: CurrentUser, session: SessionDep, ctx: CtxDep
+) -> Response:
+    def work() -> bytes:
+        return images.read_thumbnail(ctx, images.get_image(session, owner_id(user), image_id))
+
     return Response(
-        images.read_thumbnail(ctx, image),
+        await answer(ctx, work),
         media_type="image/jpeg",
         headers={"Cache-Control": "private, max-age=86400"},
     )
