@@ -63,22 +63,22 @@ async def get_session(
 
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# scope="function": the transaction commits before the response is sent. By default the code
+# after ``yield`` runs once the response is out, so a client could be told "created" before
+# the commit (or its failure), and a next request could miss the write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def _here_or_pool[T](here: bool, work: Callable[[], T]) -> T:
+    return work() if here else await run_in_threadpool(work)
 
 
 async def answer[T](ctx: AppContext, work: Callable[[], T]) -> T:
     """A read endpoint's work: on the event loop where all it touches is on this machine
     (embedded mode: a few milliseconds of Python, the GIL held either way, and no trip to the
     thread pool); on the thread pool where it waits on the network."""
-    if ctx.local_reads:
-        return work()
-    return await run_in_threadpool(work)
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-# scope="function": the transaction commits before the response is sent. By default the code
-# after ``yield`` runs once the response is out, so a client could be told "created" before
-# the commit (or its failure), and a next request could miss the write.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+    return await _here_or_pool(ctx.local_reads, work)
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,7 @@ async def signed_in(
 ) -> SignedIn:
     # Looked up on the event loop where the database is a local SQLite file (a read by
     # primary key: no lock, microseconds); over the network, on the thread pool.
-    if ctx.local_database:
-        return _signed_in(request, ctx, token, cookie)
-    return await run_in_threadpool(_signed_in, request, ctx, token, cookie)
+    return await _here_or_pool(ctx.local_database, lambda: _signed_in(request, ctx, token, cookie))
 
 
 def _signed_in(
