@@ -27,10 +27,12 @@ from backend.core.grouping import TIER_RANK, Tier
 from backend.models import Image, ImageObject, ImagePair, ImageState
 from backend.services.context import AppContext
 from backend.services.grouping.candidates import (
+    Gathered,
     Known,
     PairEvidence,
     gather,
     read_pixel_digest,
+    still_current,
     thresholds_for,
     to_verify,
 )
@@ -44,12 +46,19 @@ def compare(
     owner_id: int,
     new: list[Image],
     verified: Verified | None = None,
+    gathered: Gathered | None = None,
 ) -> set[int]:
     """Find and store the pairs that the new images form with the library and with each other;
     the new images become READY (in this grouping run, ``seq``). Returns the images of the
-    pairs stored: their groups need rebuilding. ``verified``: the verifications done before
-    the lock (``prepare_batch``); a pair missing there is verified here."""
-    found, known, _ = gather(session, ctx, owner_id, new, lambda k: _pixels(session, ctx, k))
+    pairs stored: their groups need rebuilding. ``verified`` and ``gathered``: the
+    verifications and the candidate pairs found before the lock (``prepare_batch``); the
+    pairs are gathered again here if the library changed since, and a pair missing from
+    ``verified`` is verified here."""
+    current = still_current(session, owner_id, new, gathered) if gathered else None
+    if current is None:
+        found, known, _ = gather(session, ctx, owner_id, new, lambda k: _pixels(session, ctx, k))
+    else:
+        found, known = current
     verified = dict(verified or {})
     seq = _next_seq(session, owner_id)
     for image in new:

@@ -29,9 +29,10 @@ from backend.models import Image, ImagePair
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import detect
 from backend.services.grouping.candidates import (
+    Gathered,
     Known,
     analysed,
-    gather,
+    gather_ahead,
     grouped,
     hash_hits,
     read_pixel_digest,
@@ -52,22 +53,23 @@ class Batch:
 
     image_ids: frozenset[int]
     verified: Verified
+    gathered: Gathered | None = None  # the candidate pairs, used under the lock if current
 
 
 def prepare_batch(ctx: AppContext, owner_id: int) -> Batch:
     """Decode at full size, before any lock is taken, the images whose pixels the comparison
-    will need; the locked phase then finds their digests stored (and stays short). Then verify
-    the pairs that would be near (``prepare_verification``) and detect the people in the
-    images of pairs that may end similar (the people check asks for them)."""
+    will need; the locked phase then finds their digests stored (and stays short). Then find
+    the candidate pairs, verify those that would be near (``prepare_verification``) and detect
+    the people in the images of pairs that may end similar (the people check asks for them)."""
     with Session(ctx.engine) as session:
         ids = frozenset(i.id for i in session.exec(analysed(owner_id)).all() if i.id is not None)
     if not ids:
         return Batch(ids, {})
     _prepare_digests(ctx, owner_id, ids)
-    verified, people = prepare_verification(ctx, owner_id, ids)
+    gathered, verified, people = prepare_verification(ctx, owner_id, ids)
     if people:
         detect(ctx, owner_id, people)
-    return Batch(ids, verified)
+    return Batch(ids, verified, gathered)
 
 
 def _waiting(session: Session, owner_id: int, ids: frozenset[int]) -> list[Image]:
@@ -107,19 +109,22 @@ def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> Non
 
 def prepare_verification(
     ctx: AppContext, owner_id: int, ids: frozenset[int]
-) -> tuple[Verified, set[int]]:
-    """Verify, before any lock is taken, the pairs of the waiting images that would be near;
-    each picture is decoded once at a reduced size, however many pairs it is in. Also says
-    which images the people check will ask about: those of the pairs that may end similar."""
+) -> tuple[Gathered | None, Verified, set[int]]:
+    """Find the candidate pairs of the waiting images (the locked phase takes them as they
+    are unless the library changed meanwhile) and verify, before any lock is taken, those
+    that would be near; each picture is decoded once at a reduced size, however many pairs it
+    is in. Also says which images the people check will ask about: those of the pairs that
+    may end similar."""
     thresholds = thresholds_for(ctx)
     verify = ctx.settings.verify_copies
-    if not verify and not thresholds.check_people:
-        return {}, set()
     with Session(ctx.engine) as session:
         new = _waiting(session, owner_id, ids)
         if not new:
-            return {}, set()
-        found, known, _ = gather(session, ctx, owner_id, new, lambda k: k.pixel_hash)
+            return None, {}, set()
+        gathered = gather_ahead(session, ctx, owner_id, new)
+        found, known = gathered.found, gathered.known
+        if not verify and not thresholds.check_people:
+            return gathered, {}, set()
         near = {p for p, ev in found.items() if to_verify(ev, thresholds)}
         earlier = {p: _stored_verdict(session, p) for p in near}
         involved = {i for p in near for i in p}
@@ -137,7 +142,7 @@ def prepare_verification(
     todo.sort(key=lambda p: (found[p].hash_distance or 64, -(found[p].copy or 0.0), p))
     out = _verify_pairs(ctx, known, todo, same)
     if not thresholds.check_people:
-        return out, set()
+        return gathered, out, set()
     people: set[int] = set()
     for p, ev in found.items():
         verdict = out[p].verdict.value if p in out else earlier.get(p)
@@ -157,7 +162,7 @@ def prepare_verification(
         )
         if classify(evidence, thresholds) == Tier.SIMILAR:
             people.update(p)
-    return out, people
+    return gathered, out, people
 
 
 def _verify_pairs(

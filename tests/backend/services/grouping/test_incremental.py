@@ -26,10 +26,12 @@ from backend.runtime import build_runtime
 from backend.services import decisions
 from backend.services.context import AppContext
 from backend.services.features.extract import extract_image_features
+from backend.services.grouping import compare as compare_module
+from backend.services.grouping.compare import compare
 from backend.services.grouping.library import HashLibraries
-from backend.services.grouping.prepare import _stored_copies
+from backend.services.grouping.prepare import _stored_copies, prepare_batch
 from backend.services.grouping.regroup import OTHER_SHOT, _Area, regroup
-from backend.services.grouping.task import update_owner_groups
+from backend.services.grouping.task import group_prepared, update_owner_groups
 from backend.services.images import delete_image
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
 from backend.services.pipeline import GROUP
@@ -52,8 +54,8 @@ def owner(ctx: AppContext) -> int:
     return new_owner(ctx, "lib@example.com")
 
 
-def add(ctx: AppContext, owner: int, files: list[tuple[str, bytes]]) -> dict[str, int]:
-    """Store, analyse and group ``files`` as the pipeline does; their ids by name."""
+def ingest(ctx: AppContext, owner: int, files: list[tuple[str, bytes]]) -> dict[str, int]:
+    """Store and analyse ``files``, not grouped yet; their ids by name."""
     with ctx.session(write=True) as session:
         result = ingest_upload(
             session, ctx.store, ctx.settings.decode_limits, owner, (IncomingFile(*f) for f in files)
@@ -61,6 +63,12 @@ def add(ctx: AppContext, owner: int, files: list[tuple[str, bytes]]) -> dict[str
         ids = {i.filename: i.id for i in result.images if i.id is not None}
     for image_id in ids.values():
         extract_image_features(ctx, image_id)
+    return ids
+
+
+def add(ctx: AppContext, owner: int, files: list[tuple[str, bytes]]) -> dict[str, int]:
+    """Store, analyse and group ``files`` as the pipeline does; their ids by name."""
+    ids = ingest(ctx, owner, files)
     update_owner_groups(ctx, owner)
     return ids
 
@@ -302,3 +310,56 @@ def test_proven_two_shots_never_share_a_near_group(ctx: AppContext, owner: int) 
         (Tier.SIMILAR, frozenset({"0.jpg", "1.jpg", "2.jpg"})),
         (Tier.NEAR, frozenset({"3.jpg", "4.jpg", "5.jpg"})),
     }
+
+
+def test_a_run_that_commits_between_prepare_and_lock_is_compared_with(
+    ctx: AppContext, owner: int
+) -> None:
+    """The pairs found before the lock are stale once another run has grouped a copy in the
+    meantime (another worker, its own batch): the locked phase gathers them again."""
+    original = img.jpeg(811, (240, 180))
+    ingest(ctx, owner, [("a.jpg", original)])
+    batch = prepare_batch(ctx, owner)
+    assert batch.gathered is not None and batch.gathered.found == {}
+    # Another worker groups its own batch, a copy of a.jpg, and commits first.
+    ids = ingest(ctx, owner, [("a-small.jpg", img.resized(original))])
+    with ctx.session(write=True) as session:
+        (copy,) = session.exec(select(Image).where(Image.id == ids["a-small.jpg"])).all()
+        compare(session, ctx, owner, [copy])
+    group_prepared(ctx, owner, batch)
+    assert list(open_groups(ctx, owner).values()) == [{"a.jpg", "a-small.jpg"}]
+
+
+def test_pairs_found_before_the_lock_lose_an_image_deleted_meanwhile(
+    ctx: AppContext, owner: int
+) -> None:
+    original = img.jpeg(812, (240, 180))
+    ids = add(ctx, owner, [("b.jpg", original)])
+    add(ctx, owner, [("other.jpg", img.jpeg(813))])  # a later run: b.jpg is not the last
+    ingest(ctx, owner, [("b-small.jpg", img.resized(original))])
+    batch = prepare_batch(ctx, owner)
+    assert batch.gathered is not None and len(batch.gathered.found) == 1
+    with ctx.session(write=True) as session:
+        delete_image(session, owner, ids["b.jpg"])
+    group_prepared(ctx, owner, batch)  # uses what it gathered, less the pair with b.jpg
+    assert open_groups(ctx, owner) == {}
+    with Session(ctx.engine) as session:
+        assert session.exec(select(ImagePair)).all() == []
+        image = session.exec(select(Image).where(Image.filename == "b-small.jpg")).one()
+        assert image.state == ImageState.READY
+
+
+def test_pairs_found_before_the_lock_are_used_when_nothing_changed(
+    ctx: AppContext, owner: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = img.jpeg(814, (240, 180))
+    add(ctx, owner, [("c.jpg", original)])
+    ingest(ctx, owner, [("c-small.jpg", img.resized(original))])
+    batch = prepare_batch(ctx, owner)
+
+    def no_gather(*args: object, **kwargs: object) -> None:
+        raise AssertionError("gathered again under the lock")
+
+    monkeypatch.setattr(compare_module, "gather", no_gather)
+    group_prepared(ctx, owner, batch)
+    assert list(open_groups(ctx, owner).values()) == [{"c.jpg", "c-small.jpg"}]
