@@ -9,7 +9,8 @@ whole process per run, measured by ``/usr/bin/time``: wall, CPU, peak memory), o
 folder, alternately (A B, B A, ...) so both see the same moments of a shared machine's load:
 
 - empty: an empty folder. dupfinder twice: with its database already made (every later scan),
-  and with a new data folder (the first scan ever, which creates the database);
+  and with a new data folder (the first scan ever, which creates the database); beside them
+  the stack's floor, a Python that only imports SQLModel (the ORM the project keeps);
 - hashes: ``--photos`` full-size real photos (>= 2 MP) with the models off
   (DUPFINDER_COPY_MODEL=none DUPFINDER_OBJECT_MODEL=none) against ``--method pdq``;
 - tiers: ``--mixed`` images of the benchmark (whole families of edited copies, plus single
@@ -122,6 +123,9 @@ def dupfinder(data_dir: Path, folder: Path, tree: Path | None = None) -> list[st
 BEFORE = "import sys; sys.path.insert(0, {tree!r}); from backend.cli import main; sys.exit(main())"
 
 
+STACK_FLOOR = [sys.executable, "-c", "import gc, sqlmodel; gc.freeze()"]  # exit as ours does
+
+
 def immaculate(folder: Path, method: str) -> list[str]:
     return [sys.executable, "-m", "immaculate", "--json", "--method", method, str(folder)]
 
@@ -227,6 +231,8 @@ def compare_empty(work: Path, pycache: Path, rounds: int, before: Path | None) -
         ("dupfinder scan (database made)", lambda r: (dupfinder(kept, empty), env)),
         ("dupfinder scan (first scan ever)", fresh),
         ("immaculate (pdq)", lambda r: (immaculate(empty, "pdq"), env)),
+        # The stack's floor: SQLModel (with SQLAlchemy and pydantic) imported, nothing run.
+        ("python -c 'import sqlmodel' (floor)", lambda r: (STACK_FLOOR, env)),
     ]
     if before is not None:
         old = work / "kept-state-before"
