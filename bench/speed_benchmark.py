@@ -119,8 +119,12 @@ def dupfinder(data_dir: Path, folder: Path, tree: Path | None = None) -> list[st
     return [*exe, "--data-dir", str(data_dir), "scan", str(folder), "--json", "-q"]
 
 
-# An older commit's code: its folder first on the path, then its own `main`.
-BEFORE = "import sys; sys.path.insert(0, {tree!r}); from backend.cli import main; sys.exit(main())"
+# An older commit's code: its folder first on the path, then its own entry point: `run` (the
+# installed command's, which freezes the heap before exit) where it has one, else `main`.
+BEFORE = (
+    "import sys; sys.path.insert(0, {tree!r}); import backend.cli as cli; "
+    "cli.run() if hasattr(cli, 'run') else sys.exit(cli.main())"
+)
 
 
 STACK_FLOOR = [sys.executable, "-c", "import gc, sqlmodel; gc.freeze()"]  # exit as ours does

@@ -539,6 +539,7 @@ def _stored_pairs(data_dir: Path) -> list[JsonDict]:
 
 def verification_stats(truth: JsonDict, rows: list[JsonDict]) -> JsonDict:
     near_truth = pairs(truth["near"]) | pairs(truth["exact"])
+    unscored = set(truth.get("unscored", ()))
     out: JsonDict = {}
     for part in ("calibration", "held-out"):
         verified = [
@@ -552,6 +553,10 @@ def verification_stats(truth: JsonDict, rows: list[JsonDict]) -> JsonDict:
         ]
         copies = [r for r in verified if tuple(sorted((r["a"], r["b"]))) in near_truth]
         others = [r for r in verified if tuple(sorted((r["a"], r["b"]))) not in near_truth]
+        # Verified copies the truth does not call copies: with an unscored picture (a
+        # rendering drawn over a photo, which the truth leaves out), or scored ones.
+        called = [r for r in others if r["verdict"] == Verdict.COPY]
+        scored = [r for r in called if r["a"] not in unscored and r["b"] not in unscored]
         out[part] = {
             "verified_pairs": len(verified),
             "true_copies": {v: sum(1 for r in copies if r["verdict"] == v) for v in Verdict},
@@ -562,6 +567,16 @@ def verification_stats(truth: JsonDict, rows: list[JsonDict]) -> JsonDict:
                 for r in copies
                 if r["verdict"] == Verdict.OTHER_SHOT
             )[:12],
+            "not_copies_called_copies": {
+                "with_an_unscored_picture": len(called) - len(scored),
+                "scored": len(scored),
+                "scored_examples": sorted(
+                    f"{truth['images'][r['a']]['origin']} ({truth['images'][r['a']]['edit']}) ~ "
+                    f"{truth['images'][r['b']]['origin']} ({truth['images'][r['b']]['edit']})"
+                    f" [{r['tier']}]"
+                    for r in scored
+                )[:12],
+            },
         }
     return out
 
