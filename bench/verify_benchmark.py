@@ -633,6 +633,16 @@ def markdown(res: JsonDict) -> str:
                 ],
             )
         )
+        called = verified["verification"]["held-out"].get("not_copies_called_copies")
+        if called:
+            examples = "; ".join(called["scored_examples"])
+            lines += [
+                "",
+                "Pairs of the held-out part verified as copies that the truth does not call "
+                f"copies: {called['with_an_unscored_picture']} with an unscored picture (a "
+                f"rendering drawn over a photo, left out of the scores), {called['scored']} "
+                f"with scored ones{': ' + examples if examples else ''}.",
+            ]
     cal = res.get("calibration")
     if cal:
         lines += [
