@@ -26,6 +26,7 @@ import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from backend.core.decode_budget import GATE, pixel_bytes
+from backend.core.jpeg_dc import dc_scans_only
 from backend.core.rejected import ImageRejected
 
 # HEIC/HEIF (iPhones, Google Photos) through libheif, registered once for every reader of
@@ -361,7 +362,14 @@ def decode_reduced(
     if im.format in ("JPEG", "MPO") and longest >= 2 * long_side:
         # libjpeg decodes at 1/2, 1/4 or 1/8 scale (DCT scaling): far fewer pixels to make.
         # draft() keeps both sides at least the size asked for, so ask in proportion.
-        im.draft(im.mode, (max(1, w * long_side // longest), max(1, h * long_side // longest)))
+        asked = (max(1, w * long_side // longest), max(1, h * long_side // longest))
+        im.draft(im.mode, asked)
+        if im.format == "JPEG" and im.info.get("progressive") and im.size == _eighth(w, h):
+            # At 1/8 scale a progressive file's AC scans are decoded for nothing (jpeg_dc).
+            dc = dc_scans_only(data)
+            if dc is not None:
+                im = open_image(dc)
+                im.draft(im.mode, asked)
     with _decoded(im, limits or DecodeLimits()) as full:
         longest = max(full.size)
         if longest >= 2 * long_side:
@@ -370,6 +378,11 @@ def decode_reduced(
             small = normalise_mode(full)
             small = small.copy() if small is full else small  # outlives the decoded file
     return header, _upright(small, header.orientation)
+
+
+def _eighth(w: int, h: int) -> tuple[int, int]:
+    """The size libjpeg decodes a w x h picture to at 1/8 scale."""
+    return (w + 7) // 8, (h + 7) // 8
 
 
 def decode_full(data: bytes, limits: DecodeLimits | None = None) -> Image.Image:
