@@ -12,7 +12,8 @@ folder, alternately (A B, B A, ...) so both see the same moments of a shared mac
   and with a new data folder (the first scan ever, which creates the database); beside them
   the stack's floor, a Python that only imports SQLModel (the ORM the project keeps);
 - hashes: ``--photos`` full-size real photos (>= 2 MP) with the models off
-  (DUPFINDER_COPY_MODEL=none DUPFINDER_OBJECT_MODEL=none) against ``--method pdq``;
+  (DUPFINDER_COPY_MODEL=none DUPFINDER_OBJECT_MODEL=none) against ``--method pdq``; then the
+  same with only those of the photos that are baseline (not progressive) JPEGs;
 - tiers: ``--mixed`` images of the benchmark (whole families of edited copies, plus single
   photos) with the default tiers (SSCD + YOLO) against ``--method sscd``; both outputs are
   scored with ``score.py`` against the benchmark's truth, restricted to those images.
@@ -175,6 +176,16 @@ def full_size_folder(originals: Path, dest: Path, count: int) -> int:
     return chosen
 
 
+def baseline_only(folder: Path, dest: Path) -> Path:
+    """The pictures of ``folder`` that are not progressive JPEGs."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(folder.iterdir()):
+        with Image.open(path) as im:
+            if not im.info.get("progressive"):
+                shutil.copy2(path, dest / path.name)
+    return dest
+
+
 def mixed_folder(bench: Path, dest: Path, count: int, seed: int) -> Path:
     """About ``count`` benchmark images: whole similar-tier families (so every truth group is
     complete) and single photos, with the truth restricted to them."""
@@ -251,14 +262,20 @@ def compare_empty(work: Path, pycache: Path, rounds: int, before: Path | None) -
 
 
 def compare_hashes(
-    work: Path, pycache: Path, rounds: int, folder: Path, before: Path | None
+    work: Path,
+    pycache: Path,
+    rounds: int,
+    folder: Path,
+    before: Path | None,
+    title: str = "hashes only",
 ) -> dict[str, Any]:
     env_off = environment(pycache, MODELS_OFF)
     env = environment(pycache)
+    tag = folder.name  # a new data folder per run and per folder: a scan remembers
     sides = [
         (
             "dupfinder scan, hashes only",
-            lambda r: (dupfinder(work / f"hash-state-{r + 1}", folder), env_off),
+            lambda r: (dupfinder(work / f"hash-state-{tag}-{r + 1}", folder), env_off),
         ),
         ("immaculate --method pdq", lambda r: (immaculate(folder, "pdq"), env)),
     ]
@@ -266,11 +283,14 @@ def compare_hashes(
         sides.append(
             (
                 f"dupfinder scan at {before.name}, hashes only",
-                lambda r: (dupfinder(work / f"hash-before-{r + 1}", folder, before), env_off),
+                lambda r: (
+                    dupfinder(work / f"hash-before-{tag}-{r + 1}", folder, before),
+                    env_off,
+                ),
             )
         )
     results, load0, load1 = side_by_side(sides, rounds, work)
-    return summarise("hashes only", results, load0, load1, baseline=1)
+    return summarise(title, results, load0, load1, baseline=1)
 
 
 def compare_tiers(
@@ -394,6 +414,16 @@ def main() -> None:
             n = full_size_folder(originals, folder, args.photos)
             comp = compare_hashes(work, pycache, args.rounds, folder, before)
             comp["detail"] = f"{n} real photos of {FULL_SIZE_MP:g} MP or more"
+            comparisons.append(comp)
+            # The same without the progressive JPEGs (which our decode reads faster: core/
+            # jpeg_dc.py): most cameras write baseline JPEGs.
+            baseline = baseline_only(folder, work / "full-size-baseline")
+            comp = compare_hashes(
+                work, pycache, args.rounds, baseline, before, "hashes only, baseline JPEGs"
+            )
+            comp["detail"] = (
+                f"the {len(list(baseline.iterdir()))} of those photos that are baseline JPEGs"
+            )
             comparisons.append(comp)
         if "tiers" in only:
             images = mixed_folder(bench, work / "mixed", args.mixed, args.seed)
