@@ -13,6 +13,7 @@ header-only check (``probe``), not even a PNG whose EXIF comes after its pixel d
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -364,12 +365,11 @@ def decode_reduced(
         # draft() keeps both sides at least the size asked for, so ask in proportion.
         asked = (max(1, w * long_side // longest), max(1, h * long_side // longest))
         im.draft(im.mode, asked)
-        if im.format == "JPEG" and im.info.get("progressive") and im.size == _eighth(w, h):
-            # At 1/8 scale a progressive file's AC scans are decoded for nothing (jpeg_dc).
-            dc = dc_scans_only(data)
-            if dc is not None:
-                im = open_image(dc)
-                im.draft(im.mode, asked)
+        dc = dc_scan_source(im, data, (w, h))
+        if dc is not None:  # at 1/8 scale a progressive file's AC scans are read for nothing
+            im.close()
+            im = open_image(dc)
+            im.draft(im.mode, asked)
     with _decoded(im, limits or DecodeLimits()) as full:
         longest = max(full.size)
         if longest >= 2 * long_side:
@@ -380,9 +380,23 @@ def decode_reduced(
     return header, _upright(small, header.orientation)
 
 
-def _eighth(w: int, h: int) -> tuple[int, int]:
-    """The size libjpeg decodes a w x h picture to at 1/8 scale."""
-    return (w + 7) // 8, (h + 7) // 8
+def dc_scan_source(im: Image.Image, data: bytes, size: tuple[int, int]) -> bytes | None:
+    """What to decode ``im`` from, once its draft is set: where that draft reduces a
+    progressive JPEG of ``size`` to 1/8, its DC scans alone (``jpeg_dc``); None for ``data``
+    as it is."""
+    w, h = size
+    if im.format != "JPEG" or not im.info.get("progressive") or im.size != (-(-w // 8), -(-h // 8)):
+        return None
+    return dc_scans_only(data) if _libjpeg_turbo() else None
+
+
+@functools.cache
+def _libjpeg_turbo() -> bool:
+    """jpeg_dc follows libjpeg-turbo's choice of each component's inverse DCT at 1/8 scale;
+    IJG's libjpeg chooses otherwise, and there the file is decoded as it is."""
+    from PIL import features
+
+    return bool(features.check_feature("libjpeg_turbo"))
 
 
 def decode_full(data: bytes, limits: DecodeLimits | None = None) -> Image.Image:

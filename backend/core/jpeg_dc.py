@@ -7,22 +7,27 @@ refined bit by bit), and the decoder entropy-decodes every scan before it makes 
 of a reduced decode of a progressive photo is spent on coefficients the 1 x 1 transform never
 reads. So the stream is rewritten with the file's own DC scans and, in place of its AC scans,
 one scan per component that says "every AC coefficient is zero" (end-of-band runs, a few
-bytes). Those zero scans must be there: with coefficients never sent, libjpeg smooths the
-blocks and the pixels change; sent as zeros at full precision, they are known, and the pixels
-at 1/8 scale are the file's own (tests/backend/core/test_jpeg_dc.py compares them). A
-component subsampled both ways (the chroma of most photos) keeps its own AC scans: libjpeg
-scales it up with a 2 x 2 inverse DCT, which reads some of them, not by upsampling.
+bytes). Those zero scans must be there: with coefficients never sent, libjpeg-turbo smooths
+the blocks and the pixels change; sent as zeros at full precision, they are known, and the
+pixels at 1/8 scale are the file's own (tests/backend/core/test_jpeg_dc.py compares them). For
+the same reason only a file that itself sends every coefficient to full precision is cut. A
+component subsampled both ways (the chroma of most photos) keeps its own AC scans: libjpeg-
+turbo scales it up with a 2 x 2 inverse DCT, which reads some of them, not by upsampling.
+
+Only a whole, well-formed stream is cut: a truncated or damaged one is decoded as it is, and
+fails as it would have.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-_SOI, _EOI = b"\xff\xd8", b"\xff\xd9"
+_SOI, _EOI = b"\xff\xd8", 0xD9
 _SOS, _DRI, _DHT = 0xDA, 0xDD, 0xC4
 _PROGRESSIVE_HUFFMAN = 0xC2  # SOF2
 _OTHER_FRAMES = {0xC0, 0xC1, 0xC3, *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0)}
+_MARKER = re.compile(rb"\xff+")  # a marker, after any fill bytes
 # Where a scan's entropy-coded data ends: a marker, i.e. 0xFF followed by anything but a
 # stuffed zero, a restart marker (part of the data) or another 0xFF (fill).
 _MARKER_IN_DATA = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
@@ -38,62 +43,74 @@ _NO_RESTARTS = bytes([0xFF, _DRI, 0, 4, 0, 0])
 _MAX_RUN = 32767  # the longest end-of-band run one symbol codes (EOB14 and 14 bits)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Component:
     id: int
     h: int
     v: int
+    # Each coefficient's precision after the scans so far: the bits still to come (-1: never
+    # sent), as libjpeg keeps it to decide whether to smooth.
+    bits: list[int] = field(default_factory=lambda: [-1] * 64)
 
 
 def dc_scans_only(data: bytes) -> bytes | None:
-    """``data`` with its AC scans replaced by all-zero ones, if it is an 8-bit progressive
-    Huffman JPEG; None for anything else (baseline, arithmetic coding, 12-bit, or a stream
-    this reader does not follow), which is then decoded as it is. Decoded at 1/8 scale, the
-    result gives the pixels ``data`` gives."""
+    """``data`` with its AC scans replaced by all-zero ones, if it is a whole 8-bit progressive
+    Huffman JPEG that sends every coefficient to full precision; None for anything else
+    (baseline, arithmetic coding, 12-bit, CMYK, a truncated or damaged stream), which is then
+    decoded as it is. Decoded at 1/8 scale by libjpeg-turbo, the result gives the pixels
+    ``data`` gives."""
     if not data.startswith(_SOI):
         return None
     out = [_SOI]
-    pos, frame, dc_scans = 2, None, 0
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None
+    pos = 2
+    frame: tuple[int, int, list[_Component]] | None = None
+    tables: set[tuple[int, int]] = set()  # Huffman tables defined: (class, id)
+    while True:
+        found = _MARKER.match(data, pos)
+        if found is None or found.end() >= len(data):
+            return None  # not a marker where one belongs, or no EOI: damaged or cut short
+        pos = found.end() - 1
         kind = data[pos + 1]
-        if kind == 0xFF:  # fill byte before a marker
-            pos += 1
-            continue
-        if kind == _EOI[1]:
+        if kind == _EOI:
             break
+        if pos + 4 > len(data):
+            return None
         length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         end = pos + 2 + length
         if length < 2 or end > len(data) or kind in _OTHER_FRAMES:
             return None
         if kind == _PROGRESSIVE_HUFFMAN:
+            if frame is not None:
+                return None
             frame = _frame(data[pos + 4 : end])
             if frame is None:
                 return None
+        elif kind == _DHT:
+            defined = _huffman_tables(data[pos + 4 : end])
+            if defined is None:
+                return None
+            tables |= defined
         if kind != _SOS:
             out.append(data[pos:end])
             pos = end
             continue
-        if frame is None:
+        if frame is None or length < 8:
             return None
-        in_scan = data[pos + 4]
-        if length != 6 + 2 * in_scan:
+        ends = _MARKER_IN_DATA.search(data, end)
+        if ends is None:
+            return None  # the scan runs to the end of the file: cut short
+        scan = _scan(data[pos + 4 : end], frame[2], tables)
+        if scan is None:
             return None
-        spectral_start = data[pos + 5 + 2 * in_scan]
-        found = _MARKER_IN_DATA.search(data, end)
-        stop = found.start() if found else len(data)
-        if spectral_start == 0:  # a DC scan (first pass or refinement): kept whole
-            out.append(data[pos:stop])
-            dc_scans += 1
-        elif in_scan != 1:
-            return None  # an AC scan codes one component
-        elif data[pos + 5] in _reads_ac(frame[2]):
-            out.append(data[pos:stop])
-        pos = stop
-    if frame is None or not dc_scans:
+        dc, component = scan
+        if dc or component in _reads_ac(frame[2]):
+            out.append(data[pos : ends.start()])
+        pos = ends.start()
+    if frame is None:
         return None
     width, height, components = frame
+    if any(bits != [0] * 64 for bits in (c.bits for c in components)):
+        return None  # a coefficient left imprecise or unsent: libjpeg-turbo smooths that file
     out += [_NO_RESTARTS, _EOB_TABLE]
     h_max = max(c.h for c in components)
     v_max = max(c.v for c in components)
@@ -104,7 +121,7 @@ def dc_scans_only(data: bytes) -> bytes | None:
         across = _ceil(_ceil(width * c.h, h_max), 8)
         down = _ceil(_ceil(height * c.v, v_max), 8)
         out.append(_zero_ac_scan(c.id, across * down))
-    out.append(_EOI)
+    out.append(bytes([0xFF, _EOI]))
     return b"".join(out)
 
 
@@ -121,9 +138,55 @@ def _frame(header: bytes) -> tuple[int, int, list[_Component]] | None:
         _Component(header[6 + 3 * i], header[7 + 3 * i] >> 4, header[7 + 3 * i] & 15)
         for i in range(count)
     ]
+    if len({c.id for c in components}) != count:
+        return None
     if any(not 1 <= c.h <= 4 or not 1 <= c.v <= 4 for c in components):
         return None
     return width, height, components
+
+
+def _huffman_tables(body: bytes) -> set[tuple[int, int]] | None:
+    """The (class, id) of the tables a DHT segment defines (without its length)."""
+    out: set[tuple[int, int]] = set()
+    at = 0
+    while at < len(body):
+        if at + 17 > len(body) or body[at] >> 4 > 1 or body[at] & 15 > 3:
+            return None
+        symbols = sum(body[at + 1 : at + 17])
+        out.add((body[at] >> 4, body[at] & 15))
+        at += 17 + symbols
+    return out if at == len(body) else None
+
+
+def _scan(
+    header: bytes, components: list[_Component], tables: set[tuple[int, int]]
+) -> tuple[bool, int] | None:
+    """Whether a scan (its SOS header, without the length) is a DC scan, and its first
+    component; its coefficients' precision is recorded as libjpeg would. None if libjpeg
+    would refuse the scan."""
+    count = header[0]
+    if not 1 <= count <= 4 or len(header) != 4 + 2 * count:
+        return None
+    by_id = {c.id: c for c in components}
+    ids = [header[1 + 2 * i] for i in range(count)]
+    selectors = [header[2 + 2 * i] for i in range(count)]
+    start, stop, ah, al = header[-3], header[-2], header[-1] >> 4, header[-1] & 15
+    if any(i not in by_id for i in ids) or stop > 63 or start > stop or al > 13:
+        return None
+    dc = start == 0
+    if (dc and stop != 0) or (not dc and count != 1):
+        return None
+    if not dc and (1, selectors[0] & 15) not in tables:
+        return None
+    if dc and ah == 0 and any((0, s >> 4) not in tables for s in selectors):
+        return None
+    for i in ids:
+        bits = by_id[i].bits
+        for k in range(start, stop + 1):
+            if ah != 0 and bits[k] != ah:
+                return None  # a refinement of bits never sent
+            bits[k] = al
+    return dc, ids[0]
 
 
 def _ceil(n: int, d: int) -> int:
@@ -131,7 +194,7 @@ def _ceil(n: int, d: int) -> int:
 
 
 def _reads_ac(components: list[_Component]) -> set[int]:
-    """The components whose 1/8-scale decode reads AC coefficients: libjpeg scales a
+    """The components whose 1/8-scale decode reads AC coefficients: libjpeg-turbo scales a
     subsampled component (chroma at half the width and height) up by a larger inverse DCT
     (2 x 2 from the 8 x 8 coefficients) rather than by upsampling it afterwards."""
     h_max = max(c.h for c in components)

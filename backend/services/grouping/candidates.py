@@ -5,7 +5,7 @@ grouping/library.py) for neighbours within the near distance (all eight flips an
 owner's vector index for its nearest neighbours by each model (SSCD copy detection, CLIP), and
 the pictures one camera took seconds apart (bursts). So a batch costs index lookups and a read
 of the rows it hits, not a read of the library. Gathered before the owner's lock (prepare.py)
-and used under it (compare.py) when the library gained no image meanwhile (``still_current``).
+and used under it (compare.py) when the library gained no image meanwhile (ahead.py).
 """
 
 from __future__ import annotations
@@ -157,13 +157,16 @@ class PairEvidence:
     semantic: float | None = None
 
 
+Found = dict[tuple[int, int], PairEvidence]
+
+
 def gather(
     session: Session,
     ctx: AppContext,
     owner_id: int,
     new: list[Image],
     pixels: Callable[[Known], str | None],
-) -> tuple[dict[tuple[int, int], PairEvidence], dict[int, Known], dict[int, list[int]]]:
+) -> tuple[Found, dict[int, Known], dict[int, list[int]]]:
     """The candidate pairs of the new images and their evidence; the images they involve; the
     new images' hash variants."""
     library = ctx.hash_libraries.of(owner_id)
@@ -176,7 +179,7 @@ def gather(
     others |= {o for _, o in burst_hits}
     known = grouped(session, owner_id, others - set(batch)) | batch
 
-    found: dict[tuple[int, int], PairEvidence] = {}
+    found: Found = {}
     for image_id, neighbours in hits.items():
         me = batch[image_id]
         for other_id, distance in neighbours.items():
@@ -204,74 +207,6 @@ def gather(
         if ev.hash_distance is None:  # found by a model only: still say how far the hashes are
             ev.hash_distance = _hash_distance(codes, known, a, b)
     return found, known, codes
-
-
-Found = dict[tuple[int, int], PairEvidence]
-
-
-@dataclass(frozen=True)
-class Gathered:
-    """A ``gather`` made before the owner's lock, with what it saw of the library: the last
-    grouping run's number and the images of that run and later (``library_mark``)."""
-
-    batch: frozenset[int]  # the new images it compared
-    found: Found
-    known: dict[int, Known]
-    seq: int
-    tail: frozenset[int]
-
-
-def library_mark(
-    session: Session, owner_id: int, seq: int | None = None
-) -> tuple[int, frozenset[int]]:
-    """The owner's last grouping run (or ``seq``) and the images, in any state, grouped in it
-    or later. A run that commits after this makes its images READY with a later number (the
-    highest one plus one): it joins this set, unless every image of the set was deleted first,
-    which changes the set too. So an unchanged set means the library gained no image."""
-    if seq is None:
-        last = session.execute(
-            sa.select(sa.func.max(col(Image.grouped_seq))).where(col(Image.owner_id) == owner_id)
-        ).scalar()
-        seq = int(last or 0)
-    tail = session.execute(
-        sa.select(col(Image.id)).where(
-            col(Image.owner_id) == owner_id, col(Image.grouped_seq) >= seq
-        )
-    ).scalars()
-    return seq, frozenset(tail)
-
-
-def gather_ahead(session: Session, ctx: AppContext, owner_id: int, new: list[Image]) -> Gathered:
-    """``gather`` before the lock, with the library's mark read in the same snapshot. Only
-    stored digests are used: the prepare phase computed those the pairs need."""
-    seq, tail = library_mark(session, owner_id)
-    found, known, _ = gather(session, ctx, owner_id, new, lambda k: k.pixel_hash)
-    batch = frozenset(i.id for i in new if i.id is not None)
-    return Gathered(batch, found, known, seq, tail)
-
-
-def still_current(
-    session: Session, owner_id: int, new: list[Image], earlier: Gathered
-) -> tuple[Found, dict[int, Known]] | None:
-    """Under the lock: ``earlier``'s pairs and images when the library has gained no image
-    since it was gathered (None otherwise: gather again), less the pairs with an image that
-    has left the library since (deleted, or sent back to the models)."""
-    ids = {i.id for i in new if i.id is not None}
-    if not ids <= earlier.batch or library_mark(session, owner_id, earlier.seq)[1] != earlier.tail:
-        return None
-    others = sorted(set(earlier.known) - earlier.batch)
-    keep = set(ids)
-    for start in range(0, len(others), 5000):  # bounded IN lists
-        keep.update(
-            session.execute(
-                sa.select(col(Image.id)).where(
-                    col(Image.id).in_(others[start : start + 5000]),
-                    col(Image.state) == ImageState.READY,
-                )
-            ).scalars()
-        )
-    found = {p: ev for p, ev in earlier.found.items() if p[0] in keep and p[1] in keep}
-    return found, {i: k for i, k in earlier.known.items() if i in keep}
 
 
 def to_verify(ev: PairEvidence, t: Thresholds) -> bool:

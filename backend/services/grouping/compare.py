@@ -26,13 +26,12 @@ from backend.core.evidence import (
 from backend.core.grouping import TIER_RANK, Tier
 from backend.models import Image, ImageObject, ImagePair, ImageState
 from backend.services.context import AppContext
+from backend.services.grouping.ahead import Gathered, still_current
 from backend.services.grouping.candidates import (
-    Gathered,
     Known,
     PairEvidence,
     gather,
     read_pixel_digest,
-    still_current,
     thresholds_for,
     to_verify,
 )

@@ -28,11 +28,10 @@ from backend.core.grouping import Tier
 from backend.models import Image, ImagePair
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import detect
+from backend.services.grouping.ahead import Gathered, Mark, gather_ahead, library_mark
 from backend.services.grouping.candidates import (
-    Gathered,
     Known,
     analysed,
-    gather_ahead,
     grouped,
     hash_hits,
     read_pixel_digest,
@@ -65,8 +64,8 @@ def prepare_batch(ctx: AppContext, owner_id: int) -> Batch:
         ids = frozenset(i.id for i in session.exec(analysed(owner_id)).all() if i.id is not None)
     if not ids:
         return Batch(ids, {})
-    _prepare_digests(ctx, owner_id, ids)
-    gathered, verified, people = prepare_verification(ctx, owner_id, ids)
+    mark = _prepare_digests(ctx, owner_id, ids)
+    gathered, verified, people = prepare_verification(ctx, owner_id, ids, mark)
     if people:
         detect(ctx, owner_id, people)
     return Batch(ids, verified, gathered)
@@ -76,12 +75,15 @@ def _waiting(session: Session, owner_id: int, ids: frozenset[int]) -> list[Image
     return [i for i in session.exec(analysed(owner_id)).all() if i.id in ids]
 
 
-def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> None:
+def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> Mark:
+    """Store the digests the pairs of the waiting images may need; returns the library's mark
+    taken before their search, for the pairs gathered later (ahead.py)."""
     todo: dict[int, Known] = {}
     with Session(ctx.engine) as session:
+        mark = library_mark(session, owner_id)
         new = _waiting(session, owner_id, ids)
         if not new:
-            return
+            return mark
         library = ctx.hash_libraries.of(owner_id)
         library.refresh(session)
         hits, _ = hash_hits(library, new)
@@ -105,10 +107,11 @@ def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> Non
             session.execute(
                 sa.update(Image).where(col(Image.id) == image_id).values(pixel_hash=digest)
             )
+    return mark
 
 
 def prepare_verification(
-    ctx: AppContext, owner_id: int, ids: frozenset[int]
+    ctx: AppContext, owner_id: int, ids: frozenset[int], mark: Mark
 ) -> tuple[Gathered | None, Verified, set[int]]:
     """Find the candidate pairs of the waiting images (the locked phase takes them as they
     are unless the library changed meanwhile) and verify, before any lock is taken, those
@@ -121,7 +124,7 @@ def prepare_verification(
         new = _waiting(session, owner_id, ids)
         if not new:
             return None, {}, set()
-        gathered = gather_ahead(session, ctx, owner_id, new)
+        gathered = gather_ahead(session, ctx, owner_id, new, mark)
         found, known = gathered.found, gathered.known
         if not verify and not thresholds.check_people:
             return gathered, {}, set()

@@ -26,10 +26,15 @@ from backend.runtime import build_runtime
 from backend.services import decisions
 from backend.services.context import AppContext
 from backend.services.features.extract import extract_image_features
-from backend.services.grouping import compare as compare_module
 from backend.services.grouping.compare import compare
-from backend.services.grouping.library import HashLibraries
-from backend.services.grouping.prepare import _stored_copies, prepare_batch
+from backend.services.grouping.library import HashLibraries, HashLibrary
+from backend.services.grouping.prepare import (
+    Batch,
+    _prepare_digests,
+    _stored_copies,
+    prepare_batch,
+    prepare_verification,
+)
 from backend.services.grouping.regroup import OTHER_SHOT, _Area, regroup
 from backend.services.grouping.task import group_prepared, update_owner_groups
 from backend.services.images import delete_image
@@ -349,17 +354,56 @@ def test_pairs_found_before_the_lock_lose_an_image_deleted_meanwhile(
         assert image.state == ImageState.READY
 
 
+class CountingLibraries(HashLibraries):
+    """The hash libraries, counting the searches made in them (a grouping's gathers)."""
+
+    def __init__(self, radius: int) -> None:
+        super().__init__(radius)
+        self.searches = 0
+
+    def of(self, owner_id: int) -> HashLibrary:
+        library = super().of(owner_id)
+        search = library.search
+
+        def counted(variants: list[int], exclude: int) -> dict[int, int]:
+            self.searches += 1
+            return search(variants, exclude)
+
+        library.search = counted  # type: ignore[method-assign]
+        return library
+
+
 def test_pairs_found_before_the_lock_are_used_when_nothing_changed(
-    ctx: AppContext, owner: int, monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, owner: int
 ) -> None:
+    libraries = CountingLibraries(ctx.settings.near_distance)
+    ctx = dataclasses.replace(ctx, hash_libraries=libraries)
     original = img.jpeg(814, (240, 180))
     add(ctx, owner, [("c.jpg", original)])
     ingest(ctx, owner, [("c-small.jpg", img.resized(original))])
     batch = prepare_batch(ctx, owner)
-
-    def no_gather(*args: object, **kwargs: object) -> None:
-        raise AssertionError("gathered again under the lock")
-
-    monkeypatch.setattr(compare_module, "gather", no_gather)
+    before = libraries.searches
     group_prepared(ctx, owner, batch)
+    assert libraries.searches == before  # nothing searched under the lock
     assert list(open_groups(ctx, owner).values()) == [{"c.jpg", "c-small.jpg"}]
+
+
+def test_an_image_grouped_after_the_digests_were_prepared_is_compared_again(
+    ctx: AppContext, owner: int
+) -> None:
+    """A copy another worker groups after this run prepared its digests has none stored for
+    the pair: the pairs are gathered again under the lock, where its digest is computed, and
+    identical pixels make the pair exact."""
+    other = dataclasses.replace(ctx, hash_libraries=HashLibraries(ctx.settings.near_distance))
+    original = img.jpeg(815, (240, 180))
+    ids = frozenset(ingest(ctx, owner, [("d.jpg", original)]).values())
+    mark = _prepare_digests(ctx, owner, ids)  # nothing to pair with yet
+    copy_id = ingest(other, owner, [("d.png", img.lossless_png(original))])["d.png"]
+    with other.session(write=True) as session:
+        (copy,) = session.exec(select(Image).where(Image.id == copy_id)).all()
+        compare(session, other, owner, [copy])
+    gathered, verified, _ = prepare_verification(ctx, owner, ids, mark)
+    group_prepared(ctx, owner, Batch(ids, verified, gathered))
+    with Session(ctx.engine) as session:
+        (stored,) = session.exec(select(ImagePair)).all()
+    assert stored.tier == Tier.EXACT
