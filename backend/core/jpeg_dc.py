@@ -64,6 +64,7 @@ def dc_scans_only(data: bytes) -> bytes | None:
     out = [_SOI]
     pos = 2
     frame: tuple[int, int, list[_Component]] | None = None
+    keeps_ac: set[int] = set()  # components whose own AC scans stay (_reads_ac)
     tables: set[tuple[int, int]] = set()  # Huffman tables defined: (class, id)
     while True:
         found = _MARKER.match(data, pos)
@@ -85,6 +86,7 @@ def dc_scans_only(data: bytes) -> bytes | None:
             frame = _frame(data[pos + 4 : end])
             if frame is None:
                 return None
+            keeps_ac = _reads_ac(frame[2])
         elif kind == _DHT:
             defined = _huffman_tables(data[pos + 4 : end])
             if defined is None:
@@ -103,19 +105,19 @@ def dc_scans_only(data: bytes) -> bytes | None:
         if scan is None:
             return None
         dc, component = scan
-        if dc or component in _reads_ac(frame[2]):
+        if dc or component in keeps_ac:
             out.append(data[pos : ends.start()])
         pos = ends.start()
     if frame is None:
         return None
     width, height, components = frame
-    if any(bits != [0] * 64 for bits in (c.bits for c in components)):
+    if any(any(c.bits) for c in components):
         return None  # a coefficient left imprecise or unsent: libjpeg-turbo smooths that file
     out += [_NO_RESTARTS, _EOB_TABLE]
     h_max = max(c.h for c in components)
     v_max = max(c.v for c in components)
     for c in components:
-        if c.id in _reads_ac(components):
+        if c.id in keeps_ac:
             continue
         # A scan of one component codes its blocks one by one (no MCU padding).
         across = _ceil(_ceil(width * c.h, h_max), 8)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from backend.models import Image, ImageState
+from backend.models import Image
 from backend.services.context import AppContext
-from backend.services.grouping.candidates import Found, Known, gather
+from backend.services.grouping.candidates import Found, Known, gather, grouped
 
 Mark = tuple[int, frozenset[int]]  # the last grouping run, and its images and later ones'
 
@@ -72,16 +72,6 @@ def still_current(
     seq, tail = earlier.mark
     if not ids <= earlier.batch or library_mark(session, owner_id, seq)[1] != tail:
         return None
-    others = sorted(set(earlier.known) - earlier.batch)
-    keep = set(ids)
-    for start in range(0, len(others), 5000):  # bounded IN lists
-        keep.update(
-            session.execute(
-                sa.select(col(Image.id)).where(
-                    col(Image.id).in_(others[start : start + 5000]),
-                    col(Image.state) == ImageState.READY,
-                )
-            ).scalars()
-        )
+    keep = ids | set(grouped(session, owner_id, set(earlier.known) - earlier.batch))
     found = {p: ev for p, ev in earlier.found.items() if p[0] in keep and p[1] in keep}
     return found, {i: k for i, k in earlier.known.items() if i in keep}
