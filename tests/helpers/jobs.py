@@ -18,6 +18,7 @@ class Recorder:
     def __init__(self, engine: sa.Engine | None = None) -> None:
         self.engine = engine
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.later: list[tuple[float, str, dict[str, Any]]] = []  # (delay, name, kwargs)
         self.visible: list[bool] = []
 
     def enqueue(self, name: str, **kwargs: Any) -> None:
@@ -25,6 +26,9 @@ class Recorder:
         if self.engine is not None and "image_id" in kwargs:
             with Session(self.engine) as other:
                 self.visible.append(other.get(Image, kwargs["image_id"]) is not None)
+
+    def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
+        self.later.append((delay, name, kwargs))
 
     def reachable(self) -> bool:
         return True

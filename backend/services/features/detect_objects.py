@@ -5,8 +5,10 @@ answer is used twice: the similar tier's people check (a group photo and a portr
 are not "the same shot") needs the persons in the images of pairs that may end up similar, and
 tags filter groups in the web UI. So grouping asks for the first, for those images only, before
 it takes the owner's lock (``detect``); the tags of every other image are filled afterwards by
-the ``objects.detect`` task (``fill_tags``) on the model queue, sent once the images are grouped,
-so the groups never wait for them. A scan shows no tags and skips the fill
+the ``objects.detect`` task (``fill_tags``) on the model queue, sent once the images are grouped
+and run once none of the person's photos is still on its way, so the groups never wait for
+them (a Celery worker with the tags of each batch in between took twice as long to group an
+upload: bench/RESULTS.md, "Distributed mode ... models on"). A scan shows no tags and skips the fill
 (``DUPFINDER_OBJECT_TAGS``).
 """
 
@@ -23,12 +25,16 @@ from backend.ml.base import RGBImage
 from backend.ml.images import rgb_array
 from backend.ml.yolo import Detection
 from backend.models import Image, ImageObject, ImageState
+from backend.models.image import UNFINISHED
 from backend.services.context import AppContext
 from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
 from backend.services.pipeline import DETECT
 from backend.services.storage.blobstore import BlobNotFound
 
 log = logging.getLogger(__name__)
+# Seconds between looks while the owner's photos are still on their way (the tags wait for the
+# whole upload, not only for the groups of the batch before).
+TAGS_WAIT = 2.0
 
 
 def _not_looked_at(identity: str) -> sa.ColumnElement[bool]:
@@ -127,6 +133,12 @@ def fill_tags(ctx: AppContext, owner_id: int, after: int = 0) -> None:
     if detector is None:
         return
     with Session(ctx.engine) as session:
+        if _on_their_way(session, owner_id):
+            # The detector would take the model queue and the cores from the person's photos
+            # still being analysed, and their groups would wait for tags: look again later.
+            sent: dict[str, int] = {"after": after} if after else {}  # grouping's request
+            ctx.jobs.enqueue_later(TAGS_WAIT, DETECT, owner_id=owner_id, **sent)
+            return
         ids = session.exec(
             select(Image.id)
             .where(
@@ -143,6 +155,18 @@ def fill_tags(ctx: AppContext, owner_id: int, after: int = 0) -> None:
         return  # the detector cannot run: the backfill sends this again after a restart
     if len(wanted) == BATCH:  # stored and committed: send the next batch now
         ctx.jobs.enqueue(DETECT, owner_id=owner_id, after=wanted[-1])
+
+
+def _on_their_way(session: Session, owner_id: int) -> bool:
+    """Whether some of the owner's photos are not yet analysed and grouped."""
+    return (
+        session.exec(
+            select(Image.id)
+            .where(Image.owner_id == owner_id, col(Image.state).in_(UNFINISHED))
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def tags_wanted(ctx: AppContext) -> bool:

@@ -81,6 +81,10 @@ class CeleryJobQueue:
     def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
         spec = TASKS[name]
         try:
+            if spec.dedupe and self._redis is not None:  # as ``enqueue``: one waiting copy
+                ttl = int(max(10, delay + 10 * self.gather))
+                if not self._redis.set(waiting_key(name, kwargs), 1, nx=True, ex=ttl):
+                    return
             self.app.send_task(
                 name,
                 kwargs=kwargs,

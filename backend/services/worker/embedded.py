@@ -131,11 +131,15 @@ class EmbeddedWorker:
         spec = self.registry.get(name)
         if spec is None:
             raise KeyError(f"no task named {name!r}")
+        key = (name, json.dumps(kwargs, sort_keys=True))
         with self._lock:
             if self._closed:
                 return  # recovery sends it again at the next start
+            if spec.dedupe:  # one waiting copy, sent now or later, is enough
+                if key in self._waiting:
+                    return
+                self._waiting.add(key)
             self._in_flight += 1  # owed: wait_idle() waits for it too
-        key = (name, json.dumps(kwargs, sort_keys=True))
         timer = threading.Timer(max(0.0, delay), self._submit, (spec, key, kwargs, 0))
         timer.daemon = True
         timer.start()

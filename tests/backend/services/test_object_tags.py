@@ -20,7 +20,9 @@ from backend.services.features import detect_objects
 from backend.services.features.extract import extract_image_features
 from backend.services.grouping.task import update_owner_groups
 from backend.services.ingestion.upload import IncomingFile, ingest_upload
+from backend.services.pipeline import DETECT
 from tests.helpers import images as img
+from tests.helpers import photos
 from tests.helpers.app import make_settings
 from tests.helpers.jobs import Recorder, new_owner
 from tests.helpers.postgres import temporary_database
@@ -72,6 +74,43 @@ def test_a_detector_that_cannot_load_decodes_nothing_and_ends_the_fill(
         assert (
             session.exec(select(Image.id).where(col(Image.objects_model).is_not(None))).all() == []
         )
+
+
+def test_tags_wait_until_none_of_the_owners_photos_is_on_its_way(ctx: AppContext) -> None:
+    """While some of the person's photos are still being analysed, the fill looks again later
+    instead of taking the model queue and the cores from them; then it tags what is grouped."""
+    owner = new_owner(ctx)
+    files = [
+        IncomingFile("bus.jpg", photos.yolo_sample("bus.jpg")),
+        IncomingFile("zidane.jpg", photos.yolo_sample("zidane.jpg")),
+    ]
+    with ctx.session(write=True) as session:
+        result = ingest_upload(session, ctx.store, ctx.settings.decode_limits, owner, files)
+        bus, zidane = (i.id for i in result.images)
+    assert bus is not None and zidane is not None
+    extract_image_features(ctx, bus)
+    update_owner_groups(ctx, owner)  # the bus is grouped; zidane is still pending
+    ctx = dataclasses.replace(ctx, ml=dataclasses.replace(ctx.ml, detector=YoloDetector()))
+    jobs = ctx.jobs
+    assert isinstance(jobs, Recorder)
+
+    detect_objects.fill_tags(ctx, owner)
+    assert jobs.later == [(detect_objects.TAGS_WAIT, DETECT, {"owner_id": owner})]
+    detect_objects.fill_tags(ctx, owner, after=bus)  # a later batch's run keeps its place
+    assert jobs.later[-1] == (detect_objects.TAGS_WAIT, DETECT, {"owner_id": owner, "after": bus})
+    with Session(ctx.engine) as session:
+        assert session.exec(select(ImageObject)).all() == []
+
+    extract_image_features(ctx, zidane)
+    update_owner_groups(ctx, owner)  # nothing is on its way now
+    jobs.later.clear()
+    detect_objects.fill_tags(ctx, owner)
+    assert jobs.later == []
+    with Session(ctx.engine) as session:
+        labels = {
+            (o.image_id, o.label) for o in session.exec(select(ImageObject)).all() if o.confidence
+        }
+    assert (bus, "bus") in labels and (zidane, "person") in labels
 
 
 def test_two_runs_storing_one_images_objects_at_once_store_them_once(tmp_path: Path) -> None:

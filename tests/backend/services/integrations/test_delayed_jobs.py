@@ -65,3 +65,52 @@ def test_celery_publishes_it_with_a_countdown_to_the_tasks_queue() -> None:
     assert name == "google.import_pick"
     assert options["countdown"] == 2.5 and options["queue"] == "ingest"
     assert options["kwargs"] == {"pick_id": 7}
+
+
+def test_the_embedded_worker_keeps_one_waiting_copy_of_a_deduplicated_task(
+    ctx: AppContext,
+) -> None:
+    """A deduplicated task sent later (the tags fill looking again) and the same request sent
+    meanwhile (a grouping run asking for the tags) make one run, not one each."""
+    ran: list[int] = []
+
+    def fill(_ctx: AppContext, owner_id: int) -> None:
+        ran.append(owner_id)
+
+    worker = EmbeddedWorker(
+        {**TASKS, "fill": TaskSpec("fill", fill, "model", dedupe=True)},
+        lambda jobs: dataclasses.replace(ctx, jobs=jobs),
+        threads=1,
+    )
+    try:
+        worker.enqueue_later(0.2, "fill", owner_id=1)
+        worker.enqueue_later(0.2, "fill", owner_id=1)
+        worker.enqueue("fill", owner_id=1)
+        worker.enqueue_later(0.2, "fill", owner_id=2)  # another owner's: its own copy
+        assert worker.wait_idle(5)
+        assert sorted(ran) == [1, 2]
+        worker.enqueue_later(0.01, "fill", owner_id=1)  # once started, a new request runs again
+        assert worker.wait_idle(5)
+        assert sorted(ran) == [1, 1, 2]
+    finally:
+        worker.shutdown()
+
+
+def test_celery_sends_one_waiting_copy_of_a_deduplicated_task_later() -> None:
+    """The mark in Redis (the real server) that ``enqueue`` sets for a deduplicated task holds
+    for ``enqueue_later`` too, until a worker starts the task."""
+    app = SentTasks()
+    app.conf.broker_url = "redis://127.0.0.1:6379/13"
+    queue = CeleryJobQueue(app, gather=1.0)  # type: ignore[arg-type]
+    assert queue._redis is not None
+    owner = time.monotonic_ns()  # a key of its own on a shared server
+    try:
+        queue.enqueue_later(2.0, "objects.detect", owner_id=owner)
+        queue.enqueue_later(2.0, "objects.detect", owner_id=owner)
+        queue.enqueue("objects.detect", owner_id=owner)
+        assert [(n, o["countdown"]) for n, o in app.sent] == [("objects.detect", 2.0)]
+        queue.started("objects.detect", {"owner_id": owner})
+        queue.enqueue_later(2.0, "objects.detect", owner_id=owner)
+        assert len(app.sent) == 2
+    finally:
+        queue.started("objects.detect", {"owner_id": owner})
