@@ -92,6 +92,15 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- images
 
 
+def read_families(folder: Path, families: int) -> Files:
+    """The batch's files, each family's four in turn."""
+    return [
+        (f"{prefix}.jpg", (folder / f"{prefix}.jpg").read_bytes())
+        for n in range(families)
+        for prefix in (f"p{n}", f"p{n}-copy", f"p{n}-small", f"p{n}-mirror")
+    ]
+
+
 def build_images(cache: Path, families: int, size: tuple[int, int]) -> Files:
     """The batch, from the cache when it is there."""
     folder = cache / f"families{families}-{size[0]}x{size[1]}"
@@ -111,11 +120,7 @@ def build_images(cache: Path, families: int, size: tuple[int, int]) -> Files:
         done.write_text(f"{families * 4}\n")
     else:
         log(f"images: reusing {folder}")
-    return [
-        (f"{prefix}.jpg", (folder / f"{prefix}.jpg").read_bytes())
-        for n in range(families)
-        for prefix in (f"p{n}", f"p{n}-copy", f"p{n}-small", f"p{n}-mirror")
-    ]
+    return read_families(folder, families)
 
 
 # Real photos for the models-on runs (the generated pictures are blurred noise and flat shapes,
@@ -166,11 +171,7 @@ def build_photo_families(originals: Path, cache: Path, families: int) -> Files:
         done.write_text(f"{families * 4}\n")
     else:
         log(f"images: reusing {folder}")
-    return [
-        (f"{prefix}.jpg", (folder / f"{prefix}.jpg").read_bytes())
-        for n in range(families)
-        for prefix in (f"p{n}", f"p{n}-copy", f"p{n}-small", f"p{n}-mirror")
-    ]
+    return read_families(folder, families)
 
 
 # --------------------------------------------------------------------------- one run
