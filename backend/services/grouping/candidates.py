@@ -35,6 +35,7 @@ from backend.services.grouping.library import HashLibrary
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
 BATCH = 500
+DCT_SCALED = ("JPEG", "MPO")  # formats whose reduced decode is libjpeg's (core.decode)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Known:
     storage_key: str
     phash: int | None = None  # unsigned
     capture: Capture = Capture()
+    format: str | None = None
 
     @classmethod
     def of(cls, image: Image) -> Known:
@@ -69,11 +71,18 @@ class Known:
                 image.camera_make,
                 image.camera_model,
             ),
+            image.format,
         )
 
-    def may_be_identical(self, other: Known) -> bool:
-        """Different bytes, same size and a near hash: only the pixels can tell."""
-        return self.sha != other.sha and (self.width, self.height) == (other.width, other.height)
+    def may_be_identical(self, other: Known, distance: int | None) -> bool:
+        """Different bytes and the same size: only the pixels can tell, unless the hashes
+        already do. Identical pixels give identical hashes where both pictures were reduced
+        alike for hashing; a JPEG is reduced by its decoder (DCT scaling) and any other
+        picture by averaging pixels, so a JPEG and a PNG of the same pixels may hash a few
+        bits apart. Saves a full-size decode of both photos of every burst pair."""
+        if self.sha == other.sha or (self.width, self.height) != (other.width, other.height):
+            return False
+        return distance == 0 or (self.format in DCT_SCALED) != (other.format in DCT_SCALED)
 
 
 def grouped(session: Session, owner_id: int, ids: Iterable[int]) -> dict[int, Known]:
@@ -97,6 +106,7 @@ def grouped(session: Session, owner_id: int, ids: Iterable[int]) -> dict[int, Kn
                 col(Image.shutter_count),
                 col(Image.camera_make),
                 col(Image.camera_model),
+                col(Image.format),
             ).where(
                 col(Image.owner_id) == owner_id,
                 col(Image.id).in_(wanted[start : start + 5000]),
@@ -105,7 +115,8 @@ def grouped(session: Session, owner_id: int, ids: Iterable[int]) -> dict[int, Kn
         ):
             phash = to_unsigned(row[6]) if row[6] is not None else None
             capture = capture_of(*row[7:13])
-            out[row[0]] = Known(row[0], row[1], row[2], row[3], row[4], row[5], phash, capture)
+            known = Known(row[0], row[1], row[2], row[3], row[4], row[5], phash, capture, row[13])
+            out[row[0]] = known
     return out
 
 
@@ -190,7 +201,7 @@ def gather(
             evidence.hash_distance = distance
             if me.sha is not None and me.sha == other.sha:
                 evidence.identical = True
-            elif me.may_be_identical(other) and pixels(me) == pixels(other) is not None:
+            elif me.may_be_identical(other, distance) and pixels(me) == pixels(other) is not None:
                 evidence.identical = True
     for image_id, other_id, kind, similarity in vector_hits:
         if other_id == image_id or other_id not in known:

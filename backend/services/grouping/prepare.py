@@ -91,9 +91,9 @@ def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> Mar
         known = grouped(session, owner_id, {o for h in hits.values() for o in h}) | batch
     for image_id, neighbours in hits.items():
         me = batch[image_id]
-        for other_id in neighbours:
+        for other_id, distance in neighbours.items():
             other = known.get(other_id)
-            if other is not None and me.may_be_identical(other):
+            if other is not None and me.may_be_identical(other, distance):
                 todo.update({k.id: k for k in (me, other) if k.pixel_hash is None})
     limits = ctx.settings.decode_limits
     items = sorted(todo.items())

@@ -407,3 +407,27 @@ def test_an_image_grouped_after_the_digests_were_prepared_is_compared_again(
     with Session(ctx.engine) as session:
         (stored,) = session.exec(select(ImagePair)).all()
     assert stored.tier == Tier.EXACT
+
+
+def test_pixels_are_read_only_where_the_hashes_leave_identity_open(
+    ctx: AppContext, owner: int
+) -> None:
+    """Two JPEGs of one size whose hashes differ cannot have the same pixels (both were
+    reduced by the same decoder before hashing): a burst pair costs no full-size decode. A
+    JPEG whose bytes differ but whose hash does not is read, and found identical."""
+    original = img.jpeg(815, (1024, 768))
+    commented = original[:2] + b"\xff\xfe\x00\x07hello" + original[2:]  # same pixels
+    ids = add(
+        ctx,
+        owner,
+        [("a.jpg", original), ("b.jpg", img.brightened(original)), ("c.jpg", commented)],
+    )
+    with Session(ctx.engine) as session:
+        digests = {
+            i.filename: i.pixel_hash for i in session.exec(select(Image)).all() if i.filename
+        }
+        pairs = {frozenset((p.image_a, p.image_b)): p.tier for p in session.exec(select(ImagePair))}
+    assert digests["b.jpg"] is None  # 4 bits from the others: another picture
+    assert digests["a.jpg"] is not None and digests["a.jpg"] == digests["c.jpg"]
+    assert pairs[frozenset((ids["a.jpg"], ids["c.jpg"]))] == Tier.EXACT
+    assert pairs[frozenset((ids["a.jpg"], ids["b.jpg"]))] == Tier.NEAR
