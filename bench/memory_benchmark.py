@@ -149,8 +149,9 @@ def main() -> int:
         body = (
             f"{start}\n## Memory: hostile pictures on a real server (issue 11)\n\n"
             f"`python bench/memory_benchmark.py{' --before ' + args.before if args.before else ''}"
-            f"`: {facts}. Peak RSS of the `dupfinder serve` process and its analysis processes together per case, above "
-            "its idle RSS; embedded mode, models off, 2 worker threads, decode budget 512 MiB. "
+            f"`: {facts}. Peak RSS of the `dupfinder serve` process and its analysis processes "
+            "together per case, above its idle RSS; embedded mode, models off, 2 worker "
+            "threads, decode budget 512 MiB. "
             "Target: at most 600 MiB above idle per case, idle back within 200 MiB after the "
             f"burst.\n\n{md_table(header, rows)}\n\n{idle_line}.\n\n{NOTES}\n{end}"
         )

@@ -16,6 +16,11 @@ A pair that the copy signals call only similar (SSCD under its near threshold bu
 ``verify_copy``: a half crop, a heavy edit) is verified too, and is near when one transform
 explains it as a copy: the geometry proves what the embedding only suggests.
 
+Where the copy model is the only sign of a copy (the hashes are far apart) and verification
+could not tell, the pair is not near: near is the tier whose extra copies go to the trash, and
+two different flat pictures (blurred colour with a few shapes) score 0.68 by SSCD. It is judged
+for the similar tier, for the person to look at.
+
 A pair that would be near but is known to be two shots (geometric verification found parallax
 or motion no single transform explains, or EXIF says two captures: different capture moments,
 ImageUniqueIDs or shutter counts) is never near: it is judged for the similar tier, where it
@@ -59,6 +64,9 @@ class Evidence:
     different: bool = False  # verification: not one picture at all (only an overlay in common)
     seconds_apart: float | None = None  # capture times by one camera, when both are known
     verified_copy: bool = False  # verification: one transform explains one as the other
+    # Verification ran and could not tell (too little detail, or only the rescaling fallback
+    # ran and it did not explain the picture): the copy model's score alone proves nothing.
+    undecided: bool = False
 
 
 def worth_verifying(e: Evidence, t: Thresholds) -> bool:
@@ -78,7 +86,7 @@ def classify(e: Evidence, t: Thresholds) -> Tier | None:
         return Tier.EXACT
     near = not e.different and (
         (e.hash_distance is not None and e.hash_distance <= t.near_distance)
-        or (e.copy is not None and e.copy >= t.near_copy)
+        or (e.copy is not None and e.copy >= t.near_copy and not e.undecided)
         or (e.verified_copy and worth_verifying(e, t))
     )
     if near and not e.other_shot:

@@ -82,6 +82,7 @@ def compare(
             different=check.different,
             seconds_apart=seconds_apart(ca, cb),
             verified_copy=check.verdict == geometry.Verdict.COPY.value,
+            undecided=check.verdict == geometry.Verdict.UNDECIDED.value,
         )
         tier = classify(evidence, thresholds)
         if tier is not None:

@@ -162,6 +162,7 @@ def prepare_verification(
             different=p in near and verdict == geometry.Verdict.DIFFERENT.value,
             seconds_apart=seconds_apart(known[p[0]].capture, known[p[1]].capture),
             verified_copy=p in near and verdict == geometry.Verdict.COPY.value,
+            undecided=p in near and verdict == geometry.Verdict.UNDECIDED.value,
         )
         if classify(evidence, thresholds) == Tier.SIMILAR:
             people.update(p)

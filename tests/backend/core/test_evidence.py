@@ -98,6 +98,19 @@ def test_different_pictures_leave_the_copy_tiers() -> None:
     )
 
 
+def test_an_undecided_check_leaves_the_copy_model_alone_short_of_near() -> None:
+    """Two different flat pictures score 0.68 by SSCD and verification cannot tell (too
+    little detail): similar, for the person to look at, not near (whose copies go to the
+    trash). Hashes within the near distance still say near, and a verified copy is near."""
+    flat = Evidence(hash_distance=24, copy=0.68, undecided=True)
+    assert classify(flat, NO_CLIP) == Tier.SIMILAR
+    assert classify(Evidence(hash_distance=24, copy=0.68), NO_CLIP) == Tier.NEAR
+    assert classify(Evidence(hash_distance=6, copy=0.68, undecided=True), NO_CLIP) == Tier.NEAR
+    assert classify(Evidence(hash_distance=24, copy=0.95, verified_copy=True), NO_CLIP) == (
+        Tier.NEAR
+    )
+
+
 def test_bursts_by_capture_time_and_hashes() -> None:
     burst = Evidence(hash_distance=18, seconds_apart=0.4)
     assert classify(burst, BURSTS) == Tier.SIMILAR

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from backend.models import Image, ImageEmbedding, ImageObject, ImageState
 from backend.runtime import Runtime
 from backend.services.features.analyse_models import backfill
+from tests.helpers import images as img
 from tests.helpers import photos
 from tests.helpers.app import MODELS_ON, Person, make_settings, service
 
@@ -151,3 +152,22 @@ def test_a_broken_model_does_not_hold_the_photos_back(tmp_path: Path) -> None:
         assert names == {"sscd"}
         # A restart does not send every photo round again for the model that cannot load.
         assert backfill(runtime.ctx) == 0
+
+
+def test_two_flat_pictures_the_copy_model_confuses_are_for_review_not_the_trash(
+    person: Person,
+) -> None:
+    """Blurred colour with a few flat shapes: SSCD scores these two different pictures over
+    its near threshold, their hashes are far apart, and verification cannot tell (too little
+    detail). They may be shown as similar; never as near, whose extra copies go to the trash."""
+    person.upload(
+        [
+            ("shapes.jpg", img.resized(img.jpeg(1002, (640, 480)))),
+            ("other-shapes.jpg", img.jpeg(1005, (640, 480))),
+        ]
+    )
+    assert person.groups("near") == []
+    (group,) = person.groups()
+    (pair,) = group["pairs"]
+    assert group["tier"] == "similar"
+    assert pair["copy_similarity"] >= 0.65 and pair["hash_distance"] > 8
