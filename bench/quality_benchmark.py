@@ -65,6 +65,7 @@ from results_file import (  # bench/, beside this
     update_results_md,
 )
 from run_benchmark import score  # bench/, beside this: score.py run as a subprocess
+from verify_benchmark import join_same_named, rendered_origins
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
@@ -268,7 +269,7 @@ def scans(
                 "load_1min_before": before,
                 "skipped": len(report.get("skipped") or []),
                 "groups": {t: len(report.get(t) or []) for t in TIERS},
-                "score": score(shared, bench / "truth.json", report),
+                "score": score(shared, scored_truth_path(bench), report),
                 "missed": missed(scorer, report),
             }
         )
@@ -349,7 +350,7 @@ def immaculate(shared: Path, bench: Path, scorer: Scorer) -> list[JsonDict]:
                 "load_1min_before": before,
                 "skipped": len(data.get("skipped") or []),
                 "groups": {t: len(pred[t]) for t in ("exact", "near")},
-                "score": score(shared, bench / "truth.json", pred),
+                "score": score(shared, scored_truth_path(bench), pred),
                 "missed": missed(scorer, pred),
             }
         )
@@ -541,11 +542,18 @@ class Rebuild:
         return pred
 
 
+UNSCORED = 3
+
+
 def pair_categories(scorer: Scorer, names: Sequence[str]) -> NDArray[np.int8]:
-    """n x n: 1 true near (exact or near in truth), 2 burst, 0 unrelated (upper triangle)."""
+    """n x n: 1 true near (exact or near in truth), 2 burst, 0 unrelated, 3 unscored (a
+    picture the scored truth leaves out: a rendering) (upper triangle)."""
     index = {name: i for i, name in enumerate(names)}
     n = len(names)
     cat = np.zeros((n, n), dtype=np.int8)
+    for i, name in enumerate(names):
+        if name not in scorer.known:
+            cat[i, :] = cat[:, i] = UNSCORED
     for a, b in scorer.truth_pairs["exact"] | scorer.truth_pairs["near"]:
         cat[pair_of(index[a], index[b])] = 1
     for a, b in scorer.bursts:
@@ -712,6 +720,8 @@ def similar_edges_seen(
     images = scorer.truth["images"]
     cat = pair_categories(scorer, data.names)
     kinds = {0: "unrelated", 1: "true near", 2: "burst"}
+    kept = {p for p in kept if cat[p] != UNSCORED}
+    vetoed = [p for p in vetoed if cat[p] != UNSCORED]
 
     def describe(p: Pair, fate: str) -> JsonDict:
         a, b = p
@@ -841,8 +851,32 @@ def _version(package: str) -> str:
         return "missing"
 
 
+def scored_truth_path(bench: Path) -> Path:
+    return bench.parent / f"{bench.name}-scored-truth.json"
+
+
+def write_scored_truth(bench: Path, cache: Path) -> tuple[Path, int]:
+    """The benchmark's truth as the verification benchmark scores it (verify_benchmark.py):
+    photos.sh keeps same-named photos of different folders (labelme's 2011_000003.jpg and
+    2011_000003_172bbf.jpg, one photograph re-encoded), which make_benchmark's truth calls
+    unrelated: they are joined; renderings drawn over a photo (labelme's annotations), which
+    no truth can score, are left out. Which of them a machine's photos hold depends on the
+    packages' versions. Returns the file and how many pictures were left out."""
+    truth: JsonDict = json.loads((bench / "truth.json").read_text())
+    join_same_named(truth)
+    rendered = rendered_origins(cache / "originals", cache / "debs")
+    drop = {n for n, v in truth["images"].items() if v["origin"] in rendered}
+    truth["images"] = {n: v for n, v in truth["images"].items() if n not in drop}
+    for tier in TIERS:
+        kept = ([n for n in g if n not in drop] for g in truth[tier])
+        truth[tier] = [g for g in kept if len(g) > 1]
+    path = scored_truth_path(bench)
+    path.write_text(json.dumps(truth, indent=1, sort_keys=True))
+    return path, len(drop)
+
+
 def environment(seed: int, bench: Path) -> JsonDict:
-    truth = json.loads((bench / "truth.json").read_text())
+    truth = json.loads(scored_truth_path(bench).read_text())
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": MACHINE_NOTE,
@@ -1174,8 +1208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     res: JsonDict = {
         "command": shlex.join([".venv/bin/python", "bench/quality_benchmark.py", *given])
     }
+    truth_path, left_out = write_scored_truth(bench, args.cache.resolve())
     res["environment"] = environment(args.seed, bench)
-    truth = json.loads((bench / "truth.json").read_text())
+    res["environment"]["benchmark"]["renderings_left_out"] = left_out
+    truth = json.loads(truth_path.read_text())
     scorer = Scorer(load_score_module(shared), truth)
     with tempfile.TemporaryDirectory(prefix="dupfinder-quality-") as tmp:
         work = Path(tmp)

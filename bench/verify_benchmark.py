@@ -154,7 +154,7 @@ def _skimage(name: str) -> Image.Image:
     return Image.open(Path(next(iter(spec.submodule_search_locations))) / "data" / name)
 
 
-def _join_same_named(truth: JsonDict) -> None:
+def join_same_named(truth: JsonDict) -> None:
     stem = re.compile(r"_[0-9a-f]{6}(\.\w+)$")
     origins = {v["origin"] for v in truth["images"].values()}
     by_photo: dict[str, list[str]] = {}
@@ -262,7 +262,7 @@ def add_stress(originals: Path, bench: Path, out: Path, seed: int) -> JsonDict:
     # photos.sh keeps same-named photos of different folders, the later with a content id
     # (labelme's 2011_000003.jpg and 2011_000003_172bbf.jpg...): one photograph, re-encoded.
     # They are copies of each other, which make_benchmark's truth does not know: join them.
-    _join_same_named(truth)
+    join_same_named(truth)
     # Copies that must stay near, of every eighth original, joined to its near family.
     family_of: dict[str, list[str]] = {}
     for group in truth["near"]:
