@@ -181,6 +181,9 @@ class _HeldBack:
     def enqueue(self, name: str, **kwargs: Any) -> None:
         pass
 
+    def enqueue_later(self, delay: float, name: str, **kwargs: Any) -> None:
+        pass
+
     def reachable(self) -> bool:
         return True
 
