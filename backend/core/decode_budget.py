@@ -36,8 +36,8 @@ _MMAP_THRESHOLD = 4 * 1024 * 1024
 _M_MMAP_THRESHOLD = -3
 # Setting the threshold above also fixes glibc's trim threshold at its 128 KiB default, so
 # each free at the top of a heap handed its pages back, and the next picture's buffers faulted
-# them in again, zeroed: 380k page faults and 1.4 s of kernel time in a 120-picture scan. Up
-# to 16 MiB of free heap stays for the next picture (235k faults, 1.0 s); a large decode's
+# them in again, zeroed: about 400k page faults and 1.4 s of kernel time in a 120-picture scan.
+# Up to 16 MiB of free heap stays for the next picture (about 245k, 1.0 s); a large decode's
 # release still trims everything (``trim``).
 _TRIM_THRESHOLD = 16 * 1024 * 1024
 _M_TRIM_THRESHOLD = -1
