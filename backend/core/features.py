@@ -10,7 +10,14 @@ import numpy as np
 from PIL import Image
 
 from backend.core.canvas import blank_share
-from backend.core.decode import DecodeLimits, decode_reduced, full_size_rows, open_image, probe
+from backend.core.decode import (
+    DecodeLimits,
+    ImageHeader,
+    decode_reduced,
+    full_size_rows,
+    open_image,
+    probe,
+)
 from backend.core.metadata import PhotoMetadata, read_metadata
 from backend.core.perceptual import luma, phash_variants
 
@@ -30,6 +37,16 @@ class ImageFeatures:
     phash: int  # upright picture
     phash_variants: tuple[int, ...]  # the eight dihedral variants, upright first
     metadata: PhotoMetadata
+    thumbnail_jpeg: bytes
+
+
+@dataclass(frozen=True)
+class PixelFacts:
+    """What the reduced decode gives: the part of ``ImageFeatures`` that costs a decode."""
+
+    phash_variants: tuple[int, ...]  # the eight dihedral variants, upright first
+    is_greyscale: bool
+    blank_share: float
     thumbnail_jpeg: bytes
 
 
@@ -73,23 +90,51 @@ def _jpeg(im: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def extract_features(data: bytes, filename: str | None, limits: DecodeLimits) -> ImageFeatures:
-    """Validate and analyse one file; raises ``ImageRejected`` with a reason when unusable."""
+def read_header(
+    data: bytes, filename: str | None, limits: DecodeLimits
+) -> tuple[ImageHeader, PhotoMetadata]:
+    """Validate the file and read what its header says (``ImageRejected`` when unusable); no
+    pixels are decoded."""
     header = probe(data, filename, limits)
-    metadata = read_metadata(open_image(data))  # the header only: no pixels decoded
+    return header, read_metadata(open_image(data))
+
+
+def decode_pixel_facts(data: bytes, limits: DecodeLimits) -> PixelFacts:
     _, small = decode_reduced(data, THUMBNAIL_SIDE, limits)
     variants = phash_variants(luma(small))
     thumb = _thumbnail(small)
+    return PixelFacts(
+        phash_variants=tuple(variants),
+        is_greyscale=_greyscale(thumb),
+        blank_share=round(blank_share(thumb), 3),
+        thumbnail_jpeg=_jpeg(thumb),
+    )
+
+
+def extract_features(
+    data: bytes,
+    filename: str | None,
+    limits: DecodeLimits,
+    sha256: str | None = None,
+    pixels: PixelFacts | None = None,
+) -> ImageFeatures:
+    """Validate and analyse one file; raises ``ImageRejected`` with a reason when unusable.
+
+    ``pixels``: what a decode of these very bytes gave before (a byte-identical copy's), so
+    only the header is read; ``sha256``: the bytes' digest, when the caller has it."""
+    header, metadata = read_header(data, filename, limits)
+    if pixels is None:
+        pixels = decode_pixel_facts(data, limits)
     return ImageFeatures(
-        sha256=sha256_hex(data),
+        sha256=sha256 or sha256_hex(data),
         format=header.format,
         width=header.width,
         height=header.height,
         frames=header.frames,
-        is_greyscale=_greyscale(thumb),
-        blank_share=round(blank_share(thumb), 3),
-        phash=variants[0],
-        phash_variants=tuple(variants),
+        is_greyscale=pixels.is_greyscale,
+        blank_share=pixels.blank_share,
+        phash=pixels.phash_variants[0],
+        phash_variants=pixels.phash_variants,
         metadata=metadata,
-        thumbnail_jpeg=_jpeg(thumb),
+        thumbnail_jpeg=pixels.thumbnail_jpeg,
     )

@@ -29,6 +29,7 @@ from backend.services.context import AppContext
 from backend.services.features.canvas_backfill import backfill_blank_share
 from backend.services.features.detect_objects import backfill_tags
 from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
+from backend.services.features.twins import twin_vectors
 from backend.services.grouping.picture_cache import REDUCED
 from backend.services.job_queue import enqueue_job
 from backend.services.pipeline import MODELS, NEXT_STEP
@@ -45,15 +46,20 @@ class _Results:
 def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
     """Idempotent: only images still waiting for the models are written."""
     models = ctx.ml
+    running = [m for m in (models.copy, models.clip) if m is not None]
     with Session(ctx.engine) as session:
         todo = session.exec(
-            select(Image.id, Image.storage_key)
+            select(Image.id, Image.storage_key, Image.content_sha256)
             .where(Image.owner_id == owner_id, Image.state == ImageState.HASHED)
             .order_by(col(Image.id))
             .limit(BATCH)
         ).all()
-    if not todo:
-        return
+        if not todo:
+            return
+        # Byte copies of pictures the models have seen take those results (twins.py).
+        known = twin_vectors(
+            session, owner_id, (sha for _, _, sha in todo if sha), (m.identity for m in running)
+        )
     limits = ctx.settings.decode_limits
     keep = _keep_for_verification(ctx)
 
@@ -69,13 +75,25 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
             REDUCED.put(key, geometry.reduce(picture))
         return rgb_array(picture)
 
+    to_run: list[tuple[int | None, str]] = []
+    copies: dict[int, str] = {}  # image id -> its content, seen by the models elsewhere
+    first: dict[str, int] = {}  # content -> the image of this batch the models see it in
+    for image_id, key, sha in todo:
+        if image_id is None:
+            continue
+        if sha is not None and (sha in first or len(known.get(sha, ())) == len(running)):
+            copies[image_id] = sha
+            continue
+        if sha is not None:
+            first[sha] = image_id
+        to_run.append((image_id, key))
+
     results = _Results()
-    running = [m for m in (models.copy, models.clip) if m is not None]
     with ThreadPoolExecutor(1, thread_name_prefix="model-decode") as pool:
         # Decoded in order on a helper thread while the models run on the pictures before:
         # decoding a whole batch first left a core idle for half a second.
-        pictures = pool.map(decoded, todo)
-        for chunk in batched(zip(todo, pictures, strict=True), ctx.settings.model_batch_size):
+        pictures = pool.map(decoded, to_run)
+        for chunk in batched(zip(to_run, pictures, strict=True), ctx.settings.model_batch_size):
             ids = [i for (i, _), a in chunk if i is not None and a is not None]
             arrays = [a for _, a in chunk if a is not None]
             for model in list(running):
@@ -87,8 +105,15 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
                     continue
                 found = results.vectors.setdefault(model.identity, {})
                 found.update((i, v) for i, v in zip(ids, vectors, strict=True) if v is not None)
+    for image_id, sha in copies.items():
+        for model in running:
+            vector = known.get(sha, {}).get(model.identity)
+            if vector is None and sha in first:
+                vector = results.vectors.get(model.identity, {}).get(first[sha])
+            if vector is not None:
+                results.vectors.setdefault(model.identity, {})[image_id] = vector
 
-    _store(ctx, owner_id, [i for i, _ in todo if i is not None], len(todo) == BATCH, results)
+    _store(ctx, owner_id, [i for i, _, _ in todo if i is not None], len(todo) == BATCH, results)
 
 
 def _keep_for_verification(ctx: AppContext) -> bool:

@@ -7,11 +7,12 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from backend.core.features import ImageFeatures, extract_features
+from backend.core.features import ImageFeatures, PixelFacts, extract_features, sha256_hex
 from backend.core.perceptual import pack_codes, to_signed
 from backend.core.rejected import ImageRejected
 from backend.models import Image, ImageState
 from backend.services.context import AppContext
+from backend.services.features.twins import hashed_twin
 from backend.services.jobs import count_progress
 from backend.services.pipeline import after_extraction, resend, send_next
 from backend.services.storage.blobstore import BlobNotFound, thumbnail_key
@@ -41,7 +42,10 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
                 f"the file is {size / 2**20:.1f} MiB, over the limit of "
                 f"{limits.max_bytes / 2**20:.1f} MiB"
             )
-        features = extract_features(ctx.store.get(storage_key), filename, limits)
+        data = ctx.store.get(storage_key)
+        sha = sha256_hex(data)  # of the bytes read: a rescanned file may have changed since
+        pixels = _twin_pixels(ctx, image_id, owner_id, sha)
+        features = extract_features(data, filename, limits, sha, pixels)
     except ImageRejected as exc:
         reason = exc.reason
     except BlobNotFound:
@@ -98,6 +102,19 @@ def extract_image_features(ctx: AppContext, image_id: int) -> None:
         if done.rowcount:  # type: ignore[attr-defined]
             # The models and the comparison with the library run per owner, in batches.
             send_next(session, state, image_id, owner_id)
+
+
+def _twin_pixels(ctx: AppContext, image_id: int, owner_id: int, sha: str) -> PixelFacts | None:
+    """What decoding these bytes gave another of the owner's images (a byte copy), if any."""
+    with Session(ctx.engine) as session:
+        twin = hashed_twin(session, owner_id, sha, image_id)
+    if twin is None:
+        return None
+    try:
+        thumbnail = ctx.store.get(twin.thumbnail_key)
+    except BlobNotFound:  # deleted with its image meanwhile: decode after all
+        return None
+    return PixelFacts(twin.phash_variants, twin.is_greyscale, twin.blank_share, thumbnail)
 
 
 # Built once (building a statement costs more than running it), one per image.

@@ -36,6 +36,7 @@ from backend.services.grouping.candidates import (
     to_verify,
 )
 from backend.services.grouping.prepare import Verified, prepare_picture
+from backend.services.grouping.verdict_cache import VERDICTS
 from backend.services.jobs import count_progress
 
 
@@ -179,11 +180,14 @@ def _check(
                 stored.decided_by,
                 stored.moved,
             )
+        found = VERDICTS.get(a.sha, b.sha)  # a byte copy's pair verified before
+    if found is None:
         limits = ctx.settings.decode_limits
         pa, pb = prepare_picture(ctx.store, a, limits), prepare_picture(ctx.store, b, limits)
         if pa is None or pb is None:
             return _Check()
         found = geometry.verify(pa, pb)  # arrived after the prepare: rare
+        VERDICTS.put(a.sha, b.sha, found)
     return _Check(
         found.verdict == geometry.Verdict.OTHER_SHOT,
         found.verdict == geometry.Verdict.DIFFERENT,

@@ -39,6 +39,7 @@ from backend.services.grouping.candidates import (
     to_verify,
 )
 from backend.services.grouping.picture_cache import PICTURES, REDUCED
+from backend.services.grouping.verdict_cache import VERDICTS, content_pair
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
 Verified = dict[tuple[int, int], geometry.Verification]
@@ -192,20 +193,41 @@ def _verify_pairs(
     # The pictures are decoded and their keypoints found on helper threads, in the order the
     # pairs need them, while this thread verifies; those no pair needed in the end are
     # cancelled if they have not started.
-    needed = list(dict.fromkeys(i for p in todo for i in p))
+    # A byte copy of a pair verified before takes its verdict (verdict_cache.py): the
+    # pictures are prepared ahead for the first pair of each two contents only.
+    first: list[tuple[int, int]] = []
+    contents: set[tuple[str, str]] = set()
+    for a, b in todo:
+        key = content_pair(known[a].sha, known[b].sha)
+        if key is None or (key not in contents and VERDICTS.get(*key) is None):
+            first.append((a, b))
+        if key is not None:
+            contents.add(key)
+    needed = list(dict.fromkeys(i for p in first for i in p))
     limits = ctx.settings.decode_limits
     pool = _helpers(ctx, len(needed))
     try:
         prepared = {i: pool.submit(prepare_picture, ctx.store, known[i], limits) for i in needed}
+
+        def picture(i: int) -> geometry.Prepared | None:
+            if i not in prepared:  # its content's first pair was joined through copies
+                prepared[i] = pool.submit(prepare_picture, ctx.store, known[i], limits)
+            return prepared[i].result()
+
         for a, b in todo:
             if find(a) == find(b):
                 out[(a, b)] = geometry.through_copies()
                 continue
-            pa, pb = prepared[a].result(), prepared[b].result()
-            if pa is not None and pb is not None:
-                out[(a, b)] = found = geometry.verify(pa, pb)
-                if found.verdict == geometry.Verdict.COPY:
-                    root[find(a)] = find(b)
+            found = VERDICTS.get(known[a].sha, known[b].sha)
+            if found is None:
+                pa, pb = picture(a), picture(b)
+                if pa is None or pb is None:
+                    continue
+                found = geometry.verify(pa, pb)
+                VERDICTS.put(known[a].sha, known[b].sha, found)
+            out[(a, b)] = found
+            if found.verdict == geometry.Verdict.COPY:
+                root[find(a)] = find(b)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return out

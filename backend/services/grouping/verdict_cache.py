@@ -1,0 +1,62 @@
+"""Verification verdicts kept by the two pictures' contents, for this process.
+
+A verdict depends on nothing but the two pictures' bytes: a byte copy of a picture already
+verified against another (a folder and its backup, a photo uploaded twice) takes that verdict
+without decoding or comparing anything again, and the copies of one pair never disagree.
+Either order of the two takes the one verdict, for that reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from backend.core.verify import Verification
+
+# A verdict is a few hundred bytes: this many is a few MB, more pairs than a scan of tens of
+# thousands of photos verifies between two copies of one picture arriving.
+LIMIT = 20_000
+
+
+def content_pair(sha_a: str | None, sha_b: str | None) -> tuple[str, str] | None:
+    """The key of two contents, in either order; None when a content is unknown or the two
+    are one (identical pictures are not verified)."""
+    if sha_a is None or sha_b is None or sha_a == sha_b:
+        return None
+    return (sha_a, sha_b) if sha_a < sha_b else (sha_b, sha_a)
+
+
+class VerdictCache:
+    """Least recently used first out, ``limit`` verdicts at most."""
+
+    def __init__(self, limit: int = LIMIT) -> None:
+        self._limit = limit
+        self._items: OrderedDict[tuple[str, str], Verification] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sha_a: str | None, sha_b: str | None) -> Verification | None:
+        key = content_pair(sha_a, sha_b)
+        if key is None:
+            return None
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, sha_a: str | None, sha_b: str | None, verdict: Verification) -> None:
+        key = content_pair(sha_a, sha_b)
+        if key is None:
+            return
+        with self._lock:
+            self._items[key] = verdict
+            self._items.move_to_end(key)
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+VERDICTS = VerdictCache()

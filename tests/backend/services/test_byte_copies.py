@@ -1,0 +1,140 @@
+"""Byte copies (a folder and its backup) are analysed once: the copy takes its twin's hashes,
+thumbnail, model vectors and verification verdicts, with the real SSCD, and every copy of a
+pair gets the verdict the pair got."""
+
+from __future__ import annotations
+
+import shutil
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from backend.core import features, verify
+from backend.ml.sscd import SSCDEncoder
+from backend.models import Image, ImageEmbedding, ImagePair
+from backend.runtime import build_runtime
+from backend.services.grouping.verdict_cache import VERDICTS, VerdictCache
+from backend.services.scan import scan_folder
+from tests.helpers.app import MODELS_ON, make_settings
+from tests.helpers.photos import jpeg, skimage_photo
+
+
+class _Calls:
+    """Counts what the real functions are given (they still run)."""
+
+    def __init__(self) -> None:
+        self.decodes = 0
+        self.embedded = 0
+        self.verified = 0
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> _Calls:
+    seen = _Calls()
+    decode, predict, compare = (
+        features.decode_pixel_facts,
+        SSCDEncoder._predict_batch,
+        verify.verify,
+    )
+
+    def counted_decode(data: bytes, limits: Any) -> features.PixelFacts:
+        seen.decodes += 1
+        return decode(data, limits)
+
+    def counted_predict(self: SSCDEncoder, images: Sequence[Any]) -> list[Any]:
+        seen.embedded += len(images)
+        return predict(self, images)
+
+    def counted_verify(*args: Any, **kwargs: Any) -> verify.Verification:
+        seen.verified += 1
+        return compare(*args, **kwargs)
+
+    monkeypatch.setattr(features, "decode_pixel_facts", counted_decode)
+    monkeypatch.setattr(SSCDEncoder, "_predict_batch", counted_predict)
+    monkeypatch.setattr(verify, "verify", counted_verify)
+    monkeypatch.setattr(VERDICTS, "_items", OrderedDict())  # nothing from other tests
+    return seen
+
+
+def _scan(tmp_path: Path, folder: Path) -> tuple[dict[str, Any], list[Image], list[ImagePair]]:
+    # One hashing thread: each copy comes after its twin is hashed (the order is fixed).
+    settings = make_settings(tmp_path / "state", DUPFINDER_WORKER_THREADS=1, **MODELS_ON)
+    runtime = build_runtime(settings)
+    try:
+        report = scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
+        with Session(runtime.ctx.engine) as session:
+            images = list(session.exec(select(Image)).all())
+            pairs = list(session.exec(select(ImagePair)).all())
+            vectors = list(session.exec(select(ImageEmbedding)).all())
+            assert len(vectors) == len(images)  # every copy has its vector
+            by_image = {v.image_id: v.vector for v in vectors}
+            thumbs = {i.id: runtime.ctx.store.get(i.thumbnail_key or "") for i in images}
+    finally:
+        runtime.close()
+    for image in images:
+        twins = [o for o in images if o.content_sha256 == image.content_sha256]
+        assert {by_image[o.id] for o in twins} == {by_image[image.id]}
+        assert {thumbs[o.id] for o in twins} == {thumbs[image.id]}
+        assert {(o.phash, o.phash_dihedral, o.blank_share) for o in twins} == {
+            (image.phash, image.phash_dihedral, image.blank_share)
+        }
+    return report.as_json(), images, pairs
+
+
+def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls) -> None:
+    left, right = skimage_photo("motorcycle_left.png"), skimage_photo("motorcycle_right.png")
+    folder = tmp_path / "photos"
+    (folder / "2024").mkdir(parents=True)
+    files = {
+        "left.jpg": jpeg(left, 92),
+        "left-small.jpg": jpeg(left.resize((left.width // 2, left.height // 2)), 80),
+        "right.jpg": jpeg(right, 92),
+    }
+    for name, data in files.items():
+        (folder / "2024" / name).write_bytes(data)
+    shutil.copytree(folder / "2024", folder / "2024 backup")
+
+    out, images, pairs = _scan(tmp_path, folder)
+
+    assert len(images) == 6
+    assert calls.decodes == 3  # one reduced decode a content
+    assert calls.embedded == 3  # one SSCD run a content
+    # Three contents make three pairs to verify; the copies' pairs take those verdicts.
+    assert calls.verified == 3
+    shown = {i.id: Path(i.source_id or "").name for i in images}
+    verdicts: dict[frozenset[str], set[str | None]] = {}
+    for p in pairs:
+        names = frozenset((shown[p.image_a], shown[p.image_b]))
+        if len(names) == 2:
+            verdicts.setdefault(names, set()).add(p.verdict)
+    assert verdicts, "the contents were compared"
+    # Every copy of a pair is judged as the pair is.
+    assert all(len(v) == 1 for v in verdicts.values()), verdicts
+    assert verdicts[frozenset(("left.jpg", "right.jpg"))] == {"other_shot"}
+    assert verdicts[frozenset(("left.jpg", "left-small.jpg"))] == {"copy"}
+    exact = sorted(sorted(Path(p).name for p in g) for g in out["exact"])
+    assert exact == [[n, n] for n in sorted(files)]
+
+
+def _verification(verdict: verify.Verdict) -> verify.Verification:
+    return verify.Verification(verdict, 0.9, 0.5, None, 10, "keypoints")
+
+
+def test_the_verdict_cache_takes_either_order_and_forgets_the_oldest() -> None:
+    cache = VerdictCache(limit=2)
+    copy, other = _verification(verify.Verdict.COPY), _verification(verify.Verdict.OTHER_SHOT)
+    cache.put("a", "b", copy)
+    assert cache.get("b", "a") is copy
+    cache.put("a", "c", other)
+    cache.get("a", "b")  # used: "a"-"c" is now the oldest
+    cache.put("b", "c", other)
+    assert cache.get("a", "c") is None
+    assert cache.get("a", "b") is copy and cache.get("c", "b") is other
+    # Unknown contents, or one content twice, are never kept.
+    cache.put(None, "a", copy)
+    cache.put("a", "a", copy)
+    assert cache.get(None, "a") is None and cache.get("a", "a") is None and len(cache) == 2
