@@ -33,6 +33,12 @@ def jpeg(im: Image.Image, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
+def png(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def decoded(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data)).convert("RGB")
 

@@ -87,3 +87,19 @@ def twin_vectors(
     ):
         found.setdefault(sha, {})[name] = np.frombuffer(vector, dtype="<f4").astype(np.float32)
     return found
+
+
+def twin_pixel_hashes(session: Session, owner_id: int, shas: Iterable[str]) -> dict[str, str]:
+    """For each of these contents, the exact-pixel digest an image of the owner with it
+    already has, if any."""
+    wanted = sorted(set(shas))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        sa.select(col(Image.content_sha256), col(Image.pixel_hash)).where(
+            col(Image.owner_id) == owner_id,
+            col(Image.content_sha256).in_(wanted),
+            col(Image.pixel_hash).is_not(None),
+        )
+    )
+    return {str(sha): str(digest) for sha, digest in rows}

@@ -28,6 +28,7 @@ from backend.core.grouping import Tier
 from backend.models import Image, ImagePair
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import detect
+from backend.services.features.twins import twin_pixel_hashes
 from backend.services.grouping.ahead import Gathered, Mark, gather_ahead, library_mark
 from backend.services.grouping.candidates import (
     Known,
@@ -96,11 +97,23 @@ def _prepare_digests(ctx: AppContext, owner_id: int, ids: frozenset[int]) -> Mar
             other = known.get(other_id)
             if other is not None and me.may_be_identical(other, distance):
                 todo.update({k.id: k for k in (me, other) if k.pixel_hash is None})
+    # One full-size decode a content: a byte copy takes its twin's digest (twins.py).
+    with Session(ctx.engine) as session:
+        stored = twin_pixel_hashes(session, owner_id, (k.sha for k in todo.values() if k.sha))
+    first: dict[str, int] = {}  # content -> the image decoded for it
+    items: list[tuple[int, Known]] = []
+    for i, k in sorted(todo.items()):
+        if k.sha is None or (k.sha not in stored and first.setdefault(k.sha, i) == i):
+            items.append((i, k))
     limits = ctx.settings.decode_limits
-    items = sorted(todo.items())
     with _helpers(ctx, len(items)) as pool:
         found = list(pool.map(lambda item: read_pixel_digest(ctx.store, item[1], limits), items))
     digests = {i: d for (i, _), d in zip(items, found, strict=True) if d is not None}
+    for i, k in todo.items():
+        if i not in digests and k.sha is not None:
+            digest = stored.get(k.sha) or digests.get(first.get(k.sha, i))
+            if digest is not None:
+                digests[i] = digest
     # One row per transaction: such a write holds no lock while it waits for another, so it
     # can never deadlock with a grouping transaction that holds many.
     for image_id, digest in sorted(digests.items()):

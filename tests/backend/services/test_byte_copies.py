@@ -17,10 +17,11 @@ from backend.core import features, verify
 from backend.ml.sscd import SSCDEncoder
 from backend.models import Image, ImageEmbedding, ImagePair
 from backend.runtime import build_runtime
+from backend.services.grouping import candidates
 from backend.services.grouping.verdict_cache import VERDICTS, VerdictCache
 from backend.services.scan import scan_folder
 from tests.helpers.app import MODELS_ON, make_settings
-from tests.helpers.photos import jpeg, skimage_photo
+from tests.helpers.photos import decoded, jpeg, png, skimage_photo
 
 
 class _Calls:
@@ -30,15 +31,17 @@ class _Calls:
         self.decodes = 0
         self.embedded = 0
         self.verified = 0
+        self.digests = 0  # full-size decodes for exact-pixel digests
 
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> _Calls:
     seen = _Calls()
-    decode, predict, compare = (
+    decode, predict, compare, digest = (
         features.decode_pixel_facts,
         SSCDEncoder._predict_batch,
         verify.verify,
+        candidates.pixel_digest,
     )
 
     def counted_decode(data: bytes, limits: Any) -> features.PixelFacts:
@@ -53,7 +56,12 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> _Calls:
         seen.verified += 1
         return compare(*args, **kwargs)
 
+    def counted_digest(data: bytes, limits: Any) -> str:
+        seen.digests += 1
+        return digest(data, limits)
+
     monkeypatch.setattr(features, "decode_pixel_facts", counted_decode)
+    monkeypatch.setattr(candidates, "pixel_digest", counted_digest)
     monkeypatch.setattr(SSCDEncoder, "_predict_batch", counted_predict)
     monkeypatch.setattr(verify, "verify", counted_verify)
     monkeypatch.setattr(VERDICTS, "_items", OrderedDict())  # nothing from other tests
@@ -94,30 +102,39 @@ def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls
         "left-small.jpg": jpeg(left.resize((left.width // 2, left.height // 2)), 80),
         "right.jpg": jpeg(right, 92),
     }
+    files["left.png"] = png(decoded(files["left.jpg"]))  # the same pixels, other bytes
     for name, data in files.items():
         (folder / "2024" / name).write_bytes(data)
     shutil.copytree(folder / "2024", folder / "2024 backup")
 
     out, images, pairs = _scan(tmp_path, folder)
 
-    assert len(images) == 6
-    assert calls.decodes == 3  # one reduced decode a content
-    assert calls.embedded == 3  # one SSCD run a content
-    # Three contents make three pairs to verify; the copies' pairs take those verdicts.
-    assert calls.verified == 3
+    assert len(images) == 8
+    assert calls.decodes == 4  # one reduced decode a content
+    assert calls.embedded == 4  # one SSCD run a content
+    # Pixels read for left.png and the JPEGs of its size (left.jpg, right.jpg), once a
+    # content: the backups take those digests.
+    assert calls.digests == 3
+    sha = {i.id: i.content_sha256 for i in images}
+    # One verification a pair of contents: the pairs of their copies take its verdict.
+    fresh = {frozenset((sha[p.image_a], sha[p.image_b])) for p in pairs if p.explained}
+    assert calls.verified == len(fresh) > 0
     shown = {i.id: Path(i.source_id or "").name for i in images}
     verdicts: dict[frozenset[str], set[str | None]] = {}
     for p in pairs:
         names = frozenset((shown[p.image_a], shown[p.image_b]))
         if len(names) == 2:
             verdicts.setdefault(names, set()).add(p.verdict)
-    assert verdicts, "the contents were compared"
     # Every copy of a pair is judged as the pair is.
     assert all(len(v) == 1 for v in verdicts.values()), verdicts
     assert verdicts[frozenset(("left.jpg", "right.jpg"))] == {"other_shot"}
     assert verdicts[frozenset(("left.jpg", "left-small.jpg"))] == {"copy"}
     exact = sorted(sorted(Path(p).name for p in g) for g in out["exact"])
-    assert exact == [[n, n] for n in sorted(files)]
+    assert exact == [
+        ["left-small.jpg", "left-small.jpg"],
+        ["left.jpg", "left.jpg", "left.png", "left.png"],
+        ["right.jpg", "right.jpg"],
+    ]
 
 
 def _verification(verdict: verify.Verdict) -> verify.Verification:
