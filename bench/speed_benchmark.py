@@ -2,7 +2,7 @@
 """Speed against immaculate: whole processes side by side, in alternating rounds, medians.
 
 usage: python bench/speed_benchmark.py [--cache DIR] [--rounds N] [--photos N] [--mixed N]
-                                       [--only empty,hashes,tiers] [--no-write]
+                                       [--only empty,hashes,tiers,backup] [--no-write]
 
 Each comparison runs ``dupfinder scan`` and ``python -m immaculate`` as a person would (one
 whole process per run, measured by ``/usr/bin/time``: wall, CPU, peak memory), on the same
@@ -16,7 +16,10 @@ folder, alternately (A B, B A, ...) so both see the same moments of a shared mac
   same with only those of the photos that are baseline (not progressive) JPEGs;
 - tiers: ``--mixed`` images of the benchmark (whole families of edited copies, plus single
   photos) with the default tiers (SSCD + YOLO) against ``--method sscd``; both outputs are
-  scored with ``score.py`` against the benchmark's truth, restricted to those images.
+  scored with ``score.py`` against the benchmark's truth, restricted to those images;
+- backup: the same images and a byte copy of each in a second folder (a folder and its
+  backup, the commonest duplicates there are), default tiers against ``--method sscd``,
+  scored against that truth with each copy added where its original is.
 
 Scans with images use a new data folder each run (a second scan of a folder is free: it
 remembers). Both tools run with compiled bytecode in a private cache (PYTHONPYCACHEPREFIX), as
@@ -217,6 +220,24 @@ def mixed_folder(bench: Path, dest: Path, count: int, seed: int) -> Path:
     return images
 
 
+def with_backup(images: Path, truth: Path, dest: Path) -> tuple[Path, Path]:
+    """``images`` and a byte copy of each beside them (a folder and its backup: the commonest
+    duplicates there are), each copy named "Copy of NAME"; the truth gains each copy wherever
+    its original is, and an exact pair of the two."""
+    folder = dest / "images"
+    shutil.copytree(images, folder / "photos")
+    (folder / "backup").mkdir()
+    for path in sorted((folder / "photos").iterdir()):
+        shutil.copy2(path, folder / "backup" / f"Copy of {path.name}")
+    old = json.loads(truth.read_text())
+    copy = {name: f"Copy of {name}" for name in old["images"]}
+    new: dict[str, Any] = {tier: [g + [copy[n] for n in g] for g in old[tier]] for tier in TIERS}
+    new["exact"] += [[n, copy[n]] for n in old["images"]]
+    new["images"] = {**old["images"], **{copy[n]: v for n, v in old["images"].items()}}
+    (dest / "truth.json").write_text(json.dumps(new))
+    return folder, dest / "truth.json"
+
+
 def score(shared: Path, truth: Path, predicted: dict[str, Any], work: Path) -> dict[str, Any]:
     pred = work / "predicted.json"
     pred.write_text(json.dumps({t: predicted.get(t, []) for t in TIERS}))
@@ -294,24 +315,41 @@ def compare_hashes(
 
 
 def compare_tiers(
-    work: Path, pycache: Path, rounds: int, folder: Path, truth: Path, shared: Path
+    work: Path,
+    pycache: Path,
+    rounds: int,
+    folder: Path,
+    truth: Path,
+    shared: Path,
+    before: Path | None = None,
+    title: str = "default tiers",
 ) -> dict[str, Any]:
     env = environment(pycache)
+    tag = folder.name  # a new data folder per run and per folder: a scan remembers
     sides = [
         (
             "dupfinder scan, default tiers",
-            lambda r: (dupfinder(work / f"tier-state-{r + 1}", folder), env),
+            lambda r: (dupfinder(work / f"tier-state-{tag}-{r + 1}", folder), env),
         ),
         ("immaculate --method sscd", lambda r: (immaculate(folder, "sscd"), env)),
     ]
-    results, before, after = side_by_side(sides, rounds, work)
-    out = summarise("default tiers", results, before, after, baseline=1)
-    ours = json.loads(results[0].runs[-1].output)
-    theirs = json.loads(results[1].runs[-1].output)
+    if before is not None:
+        sides.append(
+            (
+                f"dupfinder scan at {before.name}, default tiers",
+                lambda r: (dupfinder(work / f"tier-before-{tag}-{r + 1}", folder, before), env),
+            )
+        )
+    results, load0, load1 = side_by_side(sides, rounds, work)
+    out = summarise(title, results, load0, load1, baseline=1)
     out["quality"] = {
-        "dupfinder": score(shared, truth, ours, work),
-        "immaculate": score(shared, truth, theirs, work),
+        "dupfinder": score(shared, truth, json.loads(results[0].runs[-1].output), work),
+        "immaculate": score(shared, truth, json.loads(results[1].runs[-1].output), work),
     }
+    if before is not None:
+        out["quality"][f"dupfinder at {before.name}"] = score(
+            shared, truth, json.loads(results[2].runs[-1].output), work
+        )
     return out
 
 
@@ -383,7 +421,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="counted runs of each side")
     ap.add_argument("--photos", type=int, default=32, help="full-size photos (hashes)")
     ap.add_argument("--mixed", type=int, default=150, help="benchmark images (tiers)")
-    ap.add_argument("--only", default="empty,hashes,tiers", help="comparisons to run")
+    ap.add_argument("--only", default="empty,hashes,tiers,backup", help="comparisons to run")
     ap.add_argument("--before", default="", help="also run this commit's code (git worktree)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/ alone")
     args = ap.parse_args()
@@ -428,9 +466,22 @@ def main() -> None:
         if "tiers" in only:
             images = mixed_folder(bench, work / "mixed", args.mixed, args.seed)
             comp = compare_tiers(
-                work, pycache, args.rounds, images, work / "mixed" / "truth.json", shared
+                work, pycache, args.rounds, images, work / "mixed" / "truth.json", shared, before
             )
             comp["detail"] = f"{len(list(images.iterdir()))} benchmark images, seed {args.seed}"
+            comparisons.append(comp)
+        if "backup" in only:
+            images = mixed_folder(bench, work / "mixed-for-backup", args.mixed, args.seed)
+            folder, truth = with_backup(
+                images, work / "mixed-for-backup" / "truth.json", work / "backup"
+            )
+            comp = compare_tiers(
+                work, pycache, args.rounds, folder, truth, shared, before, "a folder and its backup"
+            )
+            count = len(list(images.iterdir()))
+            comp["detail"] = (
+                f"the {count} benchmark images of 'default tiers' and a byte copy of each"
+            )
             comparisons.append(comp)
         if before is not None:
             subprocess.run(
