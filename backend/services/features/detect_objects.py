@@ -28,6 +28,7 @@ from backend.models import Image, ImageObject, ImageState
 from backend.models.image import UNFINISHED
 from backend.services.context import AppContext
 from backend.services.features.inference import BATCH, DECODE_SIDE, loads, run_model
+from backend.services.features.twins import twin_detections
 from backend.services.pipeline import DETECT
 from backend.services.storage.blobstore import BlobNotFound
 
@@ -52,18 +53,30 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
     if not loads(detector):  # checked before any picture is decoded for it
         return None
     with Session(ctx.engine) as session:
-        todo = session.exec(
-            select(Image.id, Image.storage_key).where(
+        rows = session.exec(
+            select(Image.id, Image.storage_key, Image.content_sha256).where(
                 col(Image.id).in_(ids),
                 Image.owner_id == owner_id,
                 _not_looked_at(detector.identity),
             )
         ).all()
+        # Byte copies of pictures the detector has seen take what it found (twins.py).
+        known = twin_detections(
+            session, owner_id, (sha for _, _, sha in rows if sha), detector.identity
+        )
+    todo: list[tuple[int, str]] = []
+    copies: dict[int, str] = {}  # image id -> its content, looked at elsewhere
+    first: dict[str, int] = {}  # content -> the image of this run the detector sees it in
+    for image_id, key, sha in rows:
+        assert image_id is not None
+        if sha is not None and (sha in known or first.setdefault(sha, image_id) != image_id):
+            copies[image_id] = sha
+        else:
+            todo.append((image_id, key))
     looked = 0
     for start in range(0, len(todo), BATCH):
         pixels: dict[int, RGBImage] = {}
         for image_id, key in todo[start : start + BATCH]:
-            assert image_id is not None
             try:
                 _, picture = decode_reduced(
                     ctx.store.get(key), DECODE_SIDE, ctx.settings.decode_limits
@@ -79,7 +92,12 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
         with ctx.session(write=True) as session:
             store_objects(session, owner_id, detector.identity, objects)
         looked += len(objects)
-    return looked
+        known.update((sha, objects[i]) for sha, i in first.items() if i in objects)
+    taken = {i: known[sha] for i, sha in copies.items() if sha in known}
+    if taken:
+        with ctx.session(write=True) as session:
+            store_objects(session, owner_id, detector.identity, taken)
+    return looked + len(taken)
 
 
 def store_objects(

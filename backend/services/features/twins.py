@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 from sqlmodel import Session, col
 
 from backend.core.perceptual import unpack_codes
-from backend.models import Image, ImageEmbedding, ImageState
+from backend.ml.yolo import Detection
+from backend.models import Image, ImageEmbedding, ImageObject, ImageState
 
 # States in which an image's hashes and thumbnail are stored (the models may still be owed).
 _HASHED = (ImageState.HASHED, ImageState.ANALYSED, ImageState.READY)
@@ -103,3 +104,32 @@ def twin_pixel_hashes(session: Session, owner_id: int, shas: Iterable[str]) -> d
         )
     )
     return {str(sha): str(digest) for sha, digest in rows}
+
+
+def twin_detections(
+    session: Session, owner_id: int, shas: Iterable[str], detector: str
+) -> dict[str, list[Detection]]:
+    """For each of these contents, what ``detector`` found in an image of the owner with it
+    (an empty list: it looked and found nothing), where it has looked at one."""
+    wanted = sorted(set(shas))
+    if not wanted:
+        return {}
+    seen: dict[int, str] = {}
+    for image_id, sha in session.execute(
+        sa.select(col(Image.id), col(Image.content_sha256)).where(
+            col(Image.owner_id) == owner_id,
+            col(Image.content_sha256).in_(wanted),
+            col(Image.objects_model) == detector,
+        )
+    ):
+        if sha not in seen.values():
+            seen[image_id] = sha
+    found: dict[str, list[Detection]] = {sha: [] for sha in seen.values()}
+    for row in session.execute(
+        sa.select(ImageObject)
+        .where(col(ImageObject.image_id).in_(list(seen)))
+        .order_by(col(ImageObject.id))
+    ).scalars():
+        box = (row.x0, row.y0, row.x1, row.y1)
+        found[seen[row.image_id]].append(Detection(row.label, row.confidence, box))
+    return found

@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 
 from backend.core import features, verify
 from backend.ml.sscd import SSCDEncoder
-from backend.models import Image, ImageEmbedding, ImagePair
+from backend.ml.yolo import YoloDetector
+from backend.models import Image, ImageEmbedding, ImageObject, ImagePair
 from backend.runtime import build_runtime
 from backend.services.grouping import candidates
 from backend.services.grouping.verdict_cache import VERDICTS, VerdictCache
@@ -32,16 +33,18 @@ class _Calls:
         self.embedded = 0
         self.verified = 0
         self.digests = 0  # full-size decodes for exact-pixel digests
+        self.detected = 0  # pictures YOLO looked at
 
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> _Calls:
     seen = _Calls()
-    decode, predict, compare, digest = (
+    decode, predict, compare, digest, detect = (
         features.decode_pixel_facts,
         SSCDEncoder._predict_batch,
         verify.verify,
         candidates.pixel_digest,
+        YoloDetector._predict_batch,
     )
 
     def counted_decode(data: bytes, limits: Any) -> features.PixelFacts:
@@ -60,7 +63,12 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> _Calls:
         seen.digests += 1
         return digest(data, limits)
 
+    def counted_detect(self: YoloDetector, images: Sequence[Any]) -> list[Any]:
+        seen.detected += len(images)
+        return detect(self, images)
+
     monkeypatch.setattr(features, "decode_pixel_facts", counted_decode)
+    monkeypatch.setattr(YoloDetector, "_predict_batch", counted_detect)
     monkeypatch.setattr(candidates, "pixel_digest", counted_digest)
     monkeypatch.setattr(SSCDEncoder, "_predict_batch", counted_predict)
     monkeypatch.setattr(verify, "verify", counted_verify)
@@ -81,12 +89,18 @@ def _scan(tmp_path: Path, folder: Path) -> tuple[dict[str, Any], list[Image], li
             assert len(vectors) == len(images)  # every copy has its vector
             by_image = {v.image_id: v.vector for v in vectors}
             thumbs = {i.id: runtime.ctx.store.get(i.thumbnail_key or "") for i in images}
+            objects: dict[int | None, list[tuple[str, float]]] = {i.id: [] for i in images}
+            for o in session.exec(select(ImageObject).order_by(ImageObject.id)).all():
+                objects[o.image_id].append((o.label, o.x0))
     finally:
         runtime.close()
     for image in images:
         twins = [o for o in images if o.content_sha256 == image.content_sha256]
         assert {by_image[o.id] for o in twins} == {by_image[image.id]}
         assert {thumbs[o.id] for o in twins} == {thumbs[image.id]}
+        assert {(o.objects_model, str(objects[o.id])) for o in twins} == {
+            (image.objects_model, str(objects[image.id]))
+        }
         assert {(o.phash, o.phash_dihedral, o.blank_share) for o in twins} == {
             (image.phash, image.phash_dihedral, image.blank_share)
         }
@@ -116,6 +130,9 @@ def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls
     # content: the backups take those digests.
     assert calls.digests == 3
     sha = {i.id: i.content_sha256 for i in images}
+    # The people check looked at the pictures of would-be similar pairs, once a content.
+    looked = {sha[i.id] for i in images if i.objects_model}
+    assert calls.detected == len(looked) > 0
     # One verification a pair of contents: the pairs of their copies take its verdict.
     fresh = {frozenset((sha[p.image_a], sha[p.image_b])) for p in pairs if p.explained}
     assert calls.verified == len(fresh) > 0
