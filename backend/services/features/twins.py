@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from backend.core.perceptual import unpack_codes
 from backend.ml.yolo import Detection
-from backend.models import Image, ImageEmbedding, ImageObject, ImageState
+from backend.models import Image, ImageEmbedding, ImageObject, ImagePair, ImageState
 
 # States in which an image's hashes and thumbnail are stored (the models may still be owed).
 _HASHED = (ImageState.HASHED, ImageState.ANALYSED, ImageState.READY)
@@ -133,3 +133,45 @@ def twin_detections(
         box = (row.x0, row.y0, row.x1, row.y1)
         found[seen[row.image_id]].append(Detection(row.label, row.confidence, box))
     return found
+
+
+def stored_pair(
+    session: Session, owner_id: int, key: tuple[int, int], shas: tuple[str | None, str | None]
+) -> ImagePair | None:
+    """The stored verdict of this pair, or else of a pair of byte copies of its two pictures
+    (``shas``: their contents), where one was verified: its verdict is this pair's."""
+    own = session.get(ImagePair, key)
+    if own is not None and own.verdict is not None:
+        return own
+    sha_a, sha_b = shas
+    if sha_a is None or sha_b is None or sha_a == sha_b:
+        return own
+    # The two contents' images first (the owner-and-content index): with no copies of
+    # either, there is no other pair to ask about, and the search ends at once.
+    twins: dict[str, list[int]] = {sha_a: [], sha_b: []}
+    for image_id, sha in session.execute(
+        sa.select(col(Image.id), col(Image.content_sha256)).where(
+            col(Image.owner_id) == owner_id, col(Image.content_sha256).in_((sha_a, sha_b))
+        )
+    ):
+        twins[sha].append(image_id)
+    if len(twins[sha_a]) < 2 and len(twins[sha_b]) < 2:
+        return own
+    twin = session.execute(
+        sa.select(ImagePair)
+        .where(
+            col(ImagePair.verdict).is_not(None),
+            sa.or_(
+                sa.and_(
+                    col(ImagePair.image_a).in_(twins[sha_a]),
+                    col(ImagePair.image_b).in_(twins[sha_b]),
+                ),
+                sa.and_(
+                    col(ImagePair.image_a).in_(twins[sha_b]),
+                    col(ImagePair.image_b).in_(twins[sha_a]),
+                ),
+            ),
+        )
+        .limit(1)
+    ).scalar()
+    return twin or own

@@ -26,6 +26,7 @@ from backend.core.evidence import (
 from backend.core.grouping import TIER_RANK, Tier
 from backend.models import Image, ImageObject, ImagePair, ImageState
 from backend.services.context import AppContext
+from backend.services.features.twins import stored_pair
 from backend.services.grouping.ahead import Gathered, still_current
 from backend.services.grouping.candidates import (
     Known,
@@ -72,7 +73,7 @@ def compare(
         ca, cb = known[a].capture, known[b].capture
         check = _Check()
         if to_verify(ev, thresholds):
-            check = _check(session, ctx, known, verified, (a, b))
+            check = _check(session, ctx, owner_id, known, verified, (a, b))
         evidence = Evidence(
             ev.identical,
             ev.hash_distance,
@@ -157,6 +158,7 @@ class _Check:
 def _check(
     session: Session,
     ctx: AppContext,
+    owner_id: int,
     known: dict[int, Known],
     verified: Verified,
     key: tuple[int, int],
@@ -169,7 +171,7 @@ def _check(
         return _Check()
     found = verified.get(key)
     if found is None:
-        stored = session.get(ImagePair, key)
+        stored = stored_pair(session, owner_id, key, (a.sha, b.sha))
         if stored is not None and stored.verdict is not None:  # verified in an earlier run
             return _Check(
                 stored.verdict == geometry.Verdict.OTHER_SHOT.value,
@@ -180,14 +182,14 @@ def _check(
                 stored.decided_by,
                 stored.moved,
             )
-        found = VERDICTS.get(a.sha, b.sha)  # a byte copy's pair verified before
+        found = VERDICTS.get(owner_id, a.sha, b.sha)  # a byte copy's pair verified before
     if found is None:
         limits = ctx.settings.decode_limits
         pa, pb = prepare_picture(ctx.store, a, limits), prepare_picture(ctx.store, b, limits)
         if pa is None or pb is None:
             return _Check()
         found = geometry.verify(pa, pb)  # arrived after the prepare: rare
-        VERDICTS.put(a.sha, b.sha, found)
+        VERDICTS.put(owner_id, a.sha, b.sha, found)
     return _Check(
         found.verdict == geometry.Verdict.OTHER_SHOT,
         found.verdict == geometry.Verdict.DIFFERENT,

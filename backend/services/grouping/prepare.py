@@ -28,7 +28,7 @@ from backend.core.grouping import Tier
 from backend.models import Image, ImagePair
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import detect
-from backend.services.features.twins import twin_pixel_hashes
+from backend.services.features.twins import stored_pair, twin_pixel_hashes
 from backend.services.grouping.ahead import Gathered, Mark, gather_ahead, library_mark
 from backend.services.grouping.candidates import (
     Known,
@@ -143,7 +143,7 @@ def prepare_verification(
         if not verify and not thresholds.check_people:
             return gathered, {}, set()
         near = {p for p, ev in found.items() if to_verify(ev, thresholds)}
-        earlier = {p: _stored_verdict(session, p) for p in near}
+        earlier = {p: _stored_verdict(session, owner_id, p, known) for p in near}
         involved = {i for p in near for i in p}
         # Pictures already known to be one photograph: identical, or a stored copy pair.
         same = [p for p, ev in found.items() if ev.identical and set(p) <= involved]
@@ -157,7 +157,7 @@ def prepare_verification(
     ]
     # Strongest evidence first, so the pairs that join a family are its clearest ones.
     todo.sort(key=lambda p: (found[p].hash_distance or 64, -(found[p].copy or 0.0), p))
-    out = _verify_pairs(ctx, known, todo, same)
+    out = _verify_pairs(ctx, owner_id, known, todo, same)
     if not thresholds.check_people:
         return gathered, out, set()
     people: set[int] = set()
@@ -185,6 +185,7 @@ def prepare_verification(
 
 def _verify_pairs(
     ctx: AppContext,
+    owner_id: int,
     known: dict[int, Known],
     todo: list[tuple[int, int]],
     same: list[tuple[int, int]],
@@ -212,7 +213,7 @@ def _verify_pairs(
     contents: set[tuple[str, str]] = set()
     for a, b in todo:
         key = content_pair(known[a].sha, known[b].sha)
-        if key is None or (key not in contents and VERDICTS.get(*key) is None):
+        if key is None or (key not in contents and VERDICTS.get(owner_id, *key) is None):
             first.append((a, b))
         if key is not None:
             contents.add(key)
@@ -231,13 +232,13 @@ def _verify_pairs(
             if find(a) == find(b):
                 out[(a, b)] = geometry.through_copies()
                 continue
-            found = VERDICTS.get(known[a].sha, known[b].sha)
+            found = VERDICTS.get(owner_id, known[a].sha, known[b].sha)
             if found is None:
                 pa, pb = picture(a), picture(b)
                 if pa is None or pb is None:
                     continue
                 found = geometry.verify(pa, pb)
-                VERDICTS.put(known[a].sha, known[b].sha, found)
+                VERDICTS.put(owner_id, known[a].sha, known[b].sha, found)
             out[(a, b)] = found
             if found.verdict == geometry.Verdict.COPY:
                 root[find(a)] = find(b)
@@ -277,9 +278,12 @@ def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple
     return [(a, b) for a, b in rows]
 
 
-def _stored_verdict(session: Session, key: tuple[int, int]) -> str | None:
-    """The verdict of a pair verified in an earlier run, if any."""
-    stored = session.get(ImagePair, key)
+def _stored_verdict(
+    session: Session, owner_id: int, key: tuple[int, int], known: dict[int, Known]
+) -> str | None:
+    """The verdict of a pair verified in an earlier run (or of a pair of byte copies of its
+    pictures), if any."""
+    stored = stored_pair(session, owner_id, key, (known[key[0]].sha, known[key[1]].sha))
     return stored.verdict if stored is not None else None
 
 

@@ -3,7 +3,8 @@
 A verdict depends on nothing but the two pictures' bytes: a byte copy of a picture already
 verified against another (a folder and its backup, a photo uploaded twice) takes that verdict
 without decoding or comparing anything again, and the copies of one pair never disagree.
-Either order of the two takes the one verdict, for that reason.
+Either order of the two takes the one verdict, for that reason. Kept per owner: one person's
+pictures never answer for another's.
 """
 
 from __future__ import annotations
@@ -31,23 +32,27 @@ class VerdictCache:
 
     def __init__(self, limit: int = LIMIT) -> None:
         self._limit = limit
-        self._items: OrderedDict[tuple[str, str], Verification] = OrderedDict()
+        self._items: OrderedDict[tuple[int, str, str], Verification] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, sha_a: str | None, sha_b: str | None) -> Verification | None:
-        key = content_pair(sha_a, sha_b)
-        if key is None:
+    def get(self, owner_id: int, sha_a: str | None, sha_b: str | None) -> Verification | None:
+        pair = content_pair(sha_a, sha_b)
+        if pair is None:
             return None
+        key = (owner_id, *pair)
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, sha_a: str | None, sha_b: str | None, verdict: Verification) -> None:
-        key = content_pair(sha_a, sha_b)
-        if key is None:
+    def put(
+        self, owner_id: int, sha_a: str | None, sha_b: str | None, verdict: Verification
+    ) -> None:
+        pair = content_pair(sha_a, sha_b)
+        if pair is None:
             return
+        key = (owner_id, *pair)
         with self._lock:
             self._items[key] = verdict
             self._items.move_to_end(key)

@@ -107,18 +107,34 @@ def _scan(tmp_path: Path, folder: Path) -> tuple[dict[str, Any], list[Image], li
     return report.as_json(), images, pairs
 
 
-def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls) -> None:
+def _photos(folder: Path) -> dict[str, bytes]:
     left, right = skimage_photo("motorcycle_left.png"), skimage_photo("motorcycle_right.png")
-    folder = tmp_path / "photos"
-    (folder / "2024").mkdir(parents=True)
     files = {
         "left.jpg": jpeg(left, 92),
         "left-small.jpg": jpeg(left.resize((left.width // 2, left.height // 2)), 80),
         "right.jpg": jpeg(right, 92),
     }
     files["left.png"] = png(decoded(files["left.jpg"]))  # the same pixels, other bytes
+    folder.mkdir(parents=True)
     for name, data in files.items():
-        (folder / "2024" / name).write_bytes(data)
+        (folder / name).write_bytes(data)
+    return files
+
+
+def _verdicts(images: list[Image], pairs: list[ImagePair]) -> dict[frozenset[str], set[str]]:
+    """The verdicts stored for each two file names (a file and its copy share a name)."""
+    shown = {i.id: Path(i.source_id or "").name for i in images}
+    out: dict[frozenset[str], set[str]] = {}
+    for p in pairs:
+        names = frozenset((shown[p.image_a], shown[p.image_b]))
+        if len(names) == 2 and p.verdict is not None:
+            out.setdefault(names, set()).add(p.verdict)
+    return out
+
+
+def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls) -> None:
+    folder = tmp_path / "photos"
+    _photos(folder / "2024")
     shutil.copytree(folder / "2024", folder / "2024 backup")
 
     out, images, pairs = _scan(tmp_path, folder)
@@ -136,12 +152,7 @@ def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls
     # One verification a pair of contents: the pairs of their copies take its verdict.
     fresh = {frozenset((sha[p.image_a], sha[p.image_b])) for p in pairs if p.explained}
     assert calls.verified == len(fresh) > 0
-    shown = {i.id: Path(i.source_id or "").name for i in images}
-    verdicts: dict[frozenset[str], set[str | None]] = {}
-    for p in pairs:
-        names = frozenset((shown[p.image_a], shown[p.image_b]))
-        if len(names) == 2:
-            verdicts.setdefault(names, set()).add(p.verdict)
+    verdicts = _verdicts(images, pairs)
     # Every copy of a pair is judged as the pair is.
     assert all(len(v) == 1 for v in verdicts.values()), verdicts
     assert verdicts[frozenset(("left.jpg", "right.jpg"))] == {"other_shot"}
@@ -154,6 +165,29 @@ def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls
     ]
 
 
+def test_a_backup_scanned_later_takes_the_stored_verdicts(
+    tmp_path: Path, calls: _Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "photos"
+    _photos(folder / "2024")
+    _, first, _ = _scan(tmp_path, folder)
+    assert len(first) == 4 and calls.verified > 0
+    # Another day, another process (nothing kept in memory): the backup joins the folder.
+    shutil.copytree(folder / "2024", folder / "2024 backup")
+    monkeypatch.setattr(VERDICTS, "_items", OrderedDict())
+    before = (calls.decodes, calls.embedded, calls.verified, calls.digests, calls.detected)
+
+    out, images, pairs = _scan(tmp_path, folder)
+
+    assert len(images) == 8
+    # Nothing of the copies is decoded, embedded, detected or verified again.
+    assert (calls.decodes, calls.embedded, calls.verified, calls.digests, calls.detected) == before
+    verdicts = _verdicts(images, pairs)
+    assert all(len(v) == 1 for v in verdicts.values()), verdicts
+    assert verdicts[frozenset(("left.jpg", "right.jpg"))] == {"other_shot"}
+    assert len(out["exact"]) == 3
+
+
 def _verification(verdict: verify.Verdict) -> verify.Verification:
     return verify.Verification(verdict, 0.9, 0.5, None, 10, "keypoints")
 
@@ -161,14 +195,16 @@ def _verification(verdict: verify.Verdict) -> verify.Verification:
 def test_the_verdict_cache_takes_either_order_and_forgets_the_oldest() -> None:
     cache = VerdictCache(limit=2)
     copy, other = _verification(verify.Verdict.COPY), _verification(verify.Verdict.OTHER_SHOT)
-    cache.put("a", "b", copy)
-    assert cache.get("b", "a") is copy
-    cache.put("a", "c", other)
-    cache.get("a", "b")  # used: "a"-"c" is now the oldest
-    cache.put("b", "c", other)
-    assert cache.get("a", "c") is None
-    assert cache.get("a", "b") is copy and cache.get("c", "b") is other
+    cache.put(1, "a", "b", copy)
+    assert cache.get(1, "b", "a") is copy
+    assert cache.get(2, "a", "b") is None  # one person's pictures never answer for another's
+    cache.put(1, "a", "c", other)
+    cache.get(1, "a", "b")  # used: "a"-"c" is now the oldest
+    cache.put(1, "b", "c", other)
+    assert cache.get(1, "a", "c") is None
+    assert cache.get(1, "a", "b") is copy and cache.get(1, "c", "b") is other
     # Unknown contents, or one content twice, are never kept.
-    cache.put(None, "a", copy)
-    cache.put("a", "a", copy)
-    assert cache.get(None, "a") is None and cache.get("a", "a") is None and len(cache) == 2
+    cache.put(1, None, "a", copy)
+    cache.put(1, "a", "a", copy)
+    assert cache.get(1, None, "a") is None and cache.get(1, "a", "a") is None
+    assert len(cache) == 2
