@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -14,6 +14,7 @@ from backend.db.engine import writer
 from backend.db.session import session_scope
 from backend.ml.registry import ModelSet
 from backend.services.grouping.library import HashLibraries
+from backend.services.grouping.verdict_cache import VerdictCache
 from backend.services.job_queue import JobQueue, bind_jobs
 from backend.services.similarity.vector_index import VectorIndex
 from backend.services.storage.blobstore import BlobStore, LocalBlobStore
@@ -28,6 +29,8 @@ class AppContext:
     ml: ModelSet  # the machine-learning models (not the tables of backend/models)
     vectors: VectorIndex
     hash_libraries: HashLibraries  # this process's in-memory hash index of each library
+    # This process's verification verdicts by the two pictures' contents (per owner).
+    verdicts: VerdictCache = field(default_factory=VerdictCache)
 
     @property
     def local_database(self) -> bool:

@@ -89,29 +89,39 @@ def analyse_with_models(ctx: AppContext, owner_id: int) -> None:
         to_run.append((image_id, key))
 
     results = _Results()
-    with ThreadPoolExecutor(1, thread_name_prefix="model-decode") as pool:
-        # Decoded in order on a helper thread while the models run on the pictures before:
-        # decoding a whole batch first left a core idle for half a second.
-        pictures = pool.map(decoded, to_run)
-        for chunk in batched(zip(to_run, pictures, strict=True), ctx.settings.model_batch_size):
-            ids = [i for (i, _), a in chunk if i is not None and a is not None]
-            arrays = [a for _, a in chunk if a is not None]
-            for model in list(running):
-                if not arrays:
-                    break
-                vectors = run_model(model, arrays)
-                if vectors is None:  # not loadable: the backfill tries again after a restart
-                    running.remove(model)
-                    continue
-                found = results.vectors.setdefault(model.identity, {})
-                found.update((i, v) for i, v in zip(ids, vectors, strict=True) if v is not None)
+
+    def run(rows: list[tuple[int | None, str]]) -> None:
+        with ThreadPoolExecutor(1, thread_name_prefix="model-decode") as pool:
+            # Decoded in order on a helper thread while the models run on the pictures
+            # before: decoding a whole batch first left a core idle for half a second.
+            pictures = pool.map(decoded, rows)
+            for chunk in batched(zip(rows, pictures, strict=True), ctx.settings.model_batch_size):
+                ids = [i for (i, _), a in chunk if i is not None and a is not None]
+                arrays = [a for _, a in chunk if a is not None]
+                for model in list(running):
+                    if not arrays:
+                        break
+                    vectors = run_model(model, arrays)
+                    if vectors is None:  # not loadable: the backfill tries after a restart
+                        running.remove(model)
+                        continue
+                    found = results.vectors.setdefault(model.identity, {})
+                    found.update((i, v) for i, v in zip(ids, vectors, strict=True) if v is not None)
+
+    run(to_run)
+    keys = {image_id: key for image_id, key, _ in todo}
+    left: list[tuple[int | None, str]] = []  # copies whose content gave the models nothing
     for image_id, sha in copies.items():
         for model in running:
             vector = known.get(sha, {}).get(model.identity)
             if vector is None and sha in first:
                 vector = results.vectors.get(model.identity, {}).get(first[sha])
-            if vector is not None:
-                results.vectors.setdefault(model.identity, {})[image_id] = vector
+            if vector is None:
+                left.append((image_id, keys[image_id]))
+                break
+            results.vectors.setdefault(model.identity, {})[image_id] = vector
+    if left:  # that picture was unreadable (a file read in place): each copy is tried itself
+        run(left)
 
     _store(ctx, owner_id, [i for i, _, _ in todo if i is not None], len(todo) == BATCH, results)
 

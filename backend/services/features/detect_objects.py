@@ -65,15 +65,40 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
             session, owner_id, (sha for _, _, sha in rows if sha), detector.identity
         )
     todo: list[tuple[int, str]] = []
+    keys: dict[int, str] = {}
     copies: dict[int, str] = {}  # image id -> its content, looked at elsewhere
     first: dict[str, int] = {}  # content -> the image of this run the detector sees it in
     for image_id, key, sha in rows:
         assert image_id is not None
+        keys[image_id] = key
         if sha is not None and (sha in known or first.setdefault(sha, image_id) != image_id):
             copies[image_id] = sha
         else:
             todo.append((image_id, key))
-    looked = 0
+    looked = _detect(ctx, owner_id, todo)
+    if looked is None:
+        return None  # the detector cannot run: the backfill tries again after a restart
+    for sha, image_id in first.items():
+        if image_id in looked:
+            known[sha] = looked[image_id]
+    taken = {i: known[sha] for i, sha in copies.items() if sha in known}
+    if taken:
+        with ctx.session(write=True) as session:
+            store_objects(session, owner_id, detector.identity, taken)
+    # Copies whose content's first picture was unreadable (a file read in place): their own.
+    left = [(i, keys[i]) for i in copies if i not in taken]
+    again = _detect(ctx, owner_id, left) if left else {}
+    return len(looked) + len(taken) + len(again or {})
+
+
+def _detect(
+    ctx: AppContext, owner_id: int, todo: list[tuple[int, str]]
+) -> dict[int, list[Detection]] | None:
+    """Decode and detect, a batch at a time, storing what is found; None when the detector
+    cannot run."""
+    detector = ctx.ml.detector
+    assert detector is not None
+    looked: dict[int, list[Detection]] = {}
     for start in range(0, len(todo), BATCH):
         pixels: dict[int, RGBImage] = {}
         for image_id, key in todo[start : start + BATCH]:
@@ -87,17 +112,12 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
             pixels[image_id] = rgb_array(picture)
         found = run_model(detector, list(pixels.values()))
         if found is None:
-            return None  # the detector cannot run: the backfill tries again after a restart
+            return None
         objects = {i: f for i, f in zip(pixels, found, strict=True) if f is not None}
         with ctx.session(write=True) as session:
             store_objects(session, owner_id, detector.identity, objects)
-        looked += len(objects)
-        known.update((sha, objects[i]) for sha, i in first.items() if i in objects)
-    taken = {i: known[sha] for i, sha in copies.items() if sha in known}
-    if taken:
-        with ctx.session(write=True) as session:
-            store_objects(session, owner_id, detector.identity, taken)
-    return looked + len(taken)
+        looked.update(objects)
+    return looked
 
 
 def store_objects(

@@ -1,5 +1,6 @@
 """Byte-identical twins: an image whose bytes another of the owner's images already has takes
-that image's analysis (hashes, thumbnail, model vectors) instead of computing it again.
+that image's analysis (hashes and thumbnail, model vectors, detections, exact-pixel digest)
+instead of computing it again; the verdicts of its pairs come from grouping/copied_pairs.py.
 
 A folder and its backup copy, a photo uploaded twice, the same file in two scanned folders:
 the classic duplicate is a byte copy, and before this each copy was decoded, hashed and run
@@ -20,7 +21,7 @@ from sqlmodel import Session, col
 
 from backend.core.perceptual import unpack_codes
 from backend.ml.yolo import Detection
-from backend.models import Image, ImageEmbedding, ImageObject, ImagePair, ImageState
+from backend.models import Image, ImageEmbedding, ImageObject, ImageState
 
 # States in which an image's hashes and thumbnail are stored (the models may still be owed).
 _HASHED = (ImageState.HASHED, ImageState.ANALYSED, ImageState.READY)
@@ -114,7 +115,8 @@ def twin_detections(
     wanted = sorted(set(shas))
     if not wanted:
         return {}
-    seen: dict[int, str] = {}
+    seen: dict[int, str] = {}  # one image a content
+    found: dict[str, list[Detection]] = {}
     for image_id, sha in session.execute(
         sa.select(col(Image.id), col(Image.content_sha256)).where(
             col(Image.owner_id) == owner_id,
@@ -122,9 +124,9 @@ def twin_detections(
             col(Image.objects_model) == detector,
         )
     ):
-        if sha not in seen.values():
+        if sha not in found:
             seen[image_id] = sha
-    found: dict[str, list[Detection]] = {sha: [] for sha in seen.values()}
+            found[sha] = []
     for row in session.execute(
         sa.select(ImageObject)
         .where(col(ImageObject.image_id).in_(list(seen)))
@@ -133,45 +135,3 @@ def twin_detections(
         box = (row.x0, row.y0, row.x1, row.y1)
         found[seen[row.image_id]].append(Detection(row.label, row.confidence, box))
     return found
-
-
-def stored_pair(
-    session: Session, owner_id: int, key: tuple[int, int], shas: tuple[str | None, str | None]
-) -> ImagePair | None:
-    """The stored verdict of this pair, or else of a pair of byte copies of its two pictures
-    (``shas``: their contents), where one was verified: its verdict is this pair's."""
-    own = session.get(ImagePair, key)
-    if own is not None and own.verdict is not None:
-        return own
-    sha_a, sha_b = shas
-    if sha_a is None or sha_b is None or sha_a == sha_b:
-        return own
-    # The two contents' images first (the owner-and-content index): with no copies of
-    # either, there is no other pair to ask about, and the search ends at once.
-    twins: dict[str, list[int]] = {sha_a: [], sha_b: []}
-    for image_id, sha in session.execute(
-        sa.select(col(Image.id), col(Image.content_sha256)).where(
-            col(Image.owner_id) == owner_id, col(Image.content_sha256).in_((sha_a, sha_b))
-        )
-    ):
-        twins[sha].append(image_id)
-    if len(twins[sha_a]) < 2 and len(twins[sha_b]) < 2:
-        return own
-    twin = session.execute(
-        sa.select(ImagePair)
-        .where(
-            col(ImagePair.verdict).is_not(None),
-            sa.or_(
-                sa.and_(
-                    col(ImagePair.image_a).in_(twins[sha_a]),
-                    col(ImagePair.image_b).in_(twins[sha_b]),
-                ),
-                sa.and_(
-                    col(ImagePair.image_a).in_(twins[sha_b]),
-                    col(ImagePair.image_b).in_(twins[sha_a]),
-                ),
-            ),
-        )
-        .limit(1)
-    ).scalar()
-    return twin or own

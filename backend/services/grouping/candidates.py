@@ -26,7 +26,7 @@ from backend.core.evidence import (
     Thresholds,
     worth_verifying,
 )
-from backend.core.features import pixel_digest
+from backend.core.features import pixel_digest, sha256_hex
 from backend.core.grouping import pair
 from backend.core.perceptual import hamming, to_unsigned, unpack_codes
 from backend.models import Image, ImageEmbedding, ImageState
@@ -322,6 +322,11 @@ def read_pixel_digest(store: BlobStore, item: Known, limits: DecodeLimits) -> st
     once; the decode budget bounds digests running side by side (pictures over it give
     none)."""
     try:
-        return pixel_digest(store.get(item.storage_key), limits)
+        data = store.get(item.storage_key)
+        # A file read in place may have changed since it was hashed: its pixels must not
+        # answer for the content the row (and its byte copies, twins.py) still holds.
+        if item.sha is not None and sha256_hex(data) != item.sha:
+            return None
+        return pixel_digest(data, limits)
     except (BlobNotFound, ValueError, OSError):
         return None  # unreadable now, or too large to decode: at worst the pair stays "near"

@@ -26,7 +26,6 @@ from backend.core.evidence import (
 from backend.core.grouping import TIER_RANK, Tier
 from backend.models import Image, ImageObject, ImagePair, ImageState
 from backend.services.context import AppContext
-from backend.services.features.twins import stored_pair
 from backend.services.grouping.ahead import Gathered, still_current
 from backend.services.grouping.candidates import (
     Known,
@@ -36,8 +35,8 @@ from backend.services.grouping.candidates import (
     thresholds_for,
     to_verify,
 )
+from backend.services.grouping.copied_pairs import contents_with_copies, stored_pair
 from backend.services.grouping.prepare import Verified, prepare_picture
-from backend.services.grouping.verdict_cache import VERDICTS
 from backend.services.jobs import count_progress
 
 
@@ -68,12 +67,13 @@ def compare(
     thresholds = thresholds_for(ctx)
     people = _people(session, ctx, found) if thresholds.check_people else {}
     edges: list[_Stored] = []
+    copied = contents_with_copies(session, owner_id, (k.sha for k in known.values()))
     for (a, b), ev in found.items():
         counts = (people[a], people[b]) if a in people and b in people else None
         ca, cb = known[a].capture, known[b].capture
         check = _Check()
         if to_verify(ev, thresholds):
-            check = _check(session, ctx, owner_id, known, verified, (a, b))
+            check = _check(session, ctx, owner_id, known, verified, (a, b), copied)
         evidence = Evidence(
             ev.identical,
             ev.hash_distance,
@@ -162,6 +162,7 @@ def _check(
     known: dict[int, Known],
     verified: Verified,
     key: tuple[int, int],
+    copied: set[str],
 ) -> _Check:
     a, b = known[key[0]], known[key[1]]
     reason = different_shots(a.capture, b.capture)
@@ -171,7 +172,7 @@ def _check(
         return _Check()
     found = verified.get(key)
     if found is None:
-        stored = stored_pair(session, owner_id, key, (a.sha, b.sha))
+        stored = stored_pair(session, owner_id, key, (a.sha, b.sha), copied)
         if stored is not None and stored.verdict is not None:  # verified in an earlier run
             return _Check(
                 stored.verdict == geometry.Verdict.OTHER_SHOT.value,
@@ -182,14 +183,14 @@ def _check(
                 stored.decided_by,
                 stored.moved,
             )
-        found = VERDICTS.get(owner_id, a.sha, b.sha)  # a byte copy's pair verified before
+        found = ctx.verdicts.get(owner_id, a.sha, b.sha)  # a byte copy's pair verified before
     if found is None:
         limits = ctx.settings.decode_limits
         pa, pb = prepare_picture(ctx.store, a, limits), prepare_picture(ctx.store, b, limits)
         if pa is None or pb is None:
             return _Check()
         found = geometry.verify(pa, pb)  # arrived after the prepare: rare
-        VERDICTS.put(owner_id, a.sha, b.sha, found)
+        ctx.verdicts.put(owner_id, a.sha, b.sha, found)
     return _Check(
         found.verdict == geometry.Verdict.OTHER_SHOT,
         found.verdict == geometry.Verdict.DIFFERENT,

@@ -28,7 +28,7 @@ from backend.core.grouping import Tier
 from backend.models import Image, ImagePair
 from backend.services.context import AppContext
 from backend.services.features.detect_objects import detect
-from backend.services.features.twins import stored_pair, twin_pixel_hashes
+from backend.services.features.twins import twin_pixel_hashes
 from backend.services.grouping.ahead import Gathered, Mark, gather_ahead, library_mark
 from backend.services.grouping.candidates import (
     Known,
@@ -39,8 +39,9 @@ from backend.services.grouping.candidates import (
     thresholds_for,
     to_verify,
 )
+from backend.services.grouping.copied_pairs import contents_with_copies, stored_pair
 from backend.services.grouping.picture_cache import PICTURES, REDUCED
-from backend.services.grouping.verdict_cache import VERDICTS, content_pair
+from backend.services.grouping.verdict_cache import content_pair
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
 
 Verified = dict[tuple[int, int], geometry.Verification]
@@ -143,7 +144,8 @@ def prepare_verification(
         if not verify and not thresholds.check_people:
             return gathered, {}, set()
         near = {p for p, ev in found.items() if to_verify(ev, thresholds)}
-        earlier = {p: _stored_verdict(session, owner_id, p, known) for p in near}
+        copied = contents_with_copies(session, owner_id, (known[i].sha for p in near for i in p))
+        earlier = {p: _stored_verdict(session, owner_id, p, known, copied) for p in near}
         involved = {i for p in near for i in p}
         # Pictures already known to be one photograph: identical, or a stored copy pair.
         same = [p for p, ev in found.items() if ev.identical and set(p) <= involved]
@@ -213,7 +215,7 @@ def _verify_pairs(
     contents: set[tuple[str, str]] = set()
     for a, b in todo:
         key = content_pair(known[a].sha, known[b].sha)
-        if key is None or (key not in contents and VERDICTS.get(owner_id, *key) is None):
+        if key is None or (key not in contents and ctx.verdicts.get(owner_id, *key) is None):
             first.append((a, b))
         if key is not None:
             contents.add(key)
@@ -232,13 +234,13 @@ def _verify_pairs(
             if find(a) == find(b):
                 out[(a, b)] = geometry.through_copies()
                 continue
-            found = VERDICTS.get(owner_id, known[a].sha, known[b].sha)
+            found = ctx.verdicts.get(owner_id, known[a].sha, known[b].sha)
             if found is None:
                 pa, pb = picture(a), picture(b)
                 if pa is None or pb is None:
                     continue
                 found = geometry.verify(pa, pb)
-                VERDICTS.put(owner_id, known[a].sha, known[b].sha, found)
+                ctx.verdicts.put(owner_id, known[a].sha, known[b].sha, found)
             out[(a, b)] = found
             if found.verdict == geometry.Verdict.COPY:
                 root[find(a)] = find(b)
@@ -279,11 +281,15 @@ def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple
 
 
 def _stored_verdict(
-    session: Session, owner_id: int, key: tuple[int, int], known: dict[int, Known]
+    session: Session,
+    owner_id: int,
+    key: tuple[int, int],
+    known: dict[int, Known],
+    copied: set[str],
 ) -> str | None:
     """The verdict of a pair verified in an earlier run (or of a pair of byte copies of its
     pictures), if any."""
-    stored = stored_pair(session, owner_id, key, (known[key[0]].sha, known[key[1]].sha))
+    stored = stored_pair(session, owner_id, key, (known[key[0]].sha, known[key[1]].sha), copied)
     return stored.verdict if stored is not None else None
 
 

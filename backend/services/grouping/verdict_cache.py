@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-from backend.core.verify import Verification
+if TYPE_CHECKING:  # the context holds a cache at every start: OpenCV loads with the verifier
+    from backend.core.verify import Verification
 
 # A verdict is a few hundred bytes: this many is a few MB, more pairs than a scan of tens of
 # thousands of photos verifies between two copies of one picture arriving.
@@ -62,6 +64,3 @@ class VerdictCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
-
-
-VERDICTS = VerdictCache()

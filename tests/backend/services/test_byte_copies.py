@@ -5,7 +5,6 @@ pair gets the verdict the pair got."""
 from __future__ import annotations
 
 import shutil
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,12 @@ from sqlmodel import Session, select
 from backend.core import features, verify
 from backend.ml.sscd import SSCDEncoder
 from backend.ml.yolo import YoloDetector
-from backend.models import Image, ImageEmbedding, ImageObject, ImagePair
+from backend.models import Image, ImageEmbedding, ImageObject, ImagePair, ImageState
 from backend.runtime import build_runtime
+from backend.services.features.analyse_models import analyse_with_models
 from backend.services.grouping import candidates
-from backend.services.grouping.verdict_cache import VERDICTS, VerdictCache
+from backend.services.grouping.copied_pairs import contents_with_copies, stored_pair
+from backend.services.grouping.verdict_cache import VerdictCache
 from backend.services.scan import scan_folder
 from tests.helpers.app import MODELS_ON, make_settings
 from tests.helpers.photos import decoded, jpeg, png, skimage_photo
@@ -72,7 +73,6 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> _Calls:
     monkeypatch.setattr(candidates, "pixel_digest", counted_digest)
     monkeypatch.setattr(SSCDEncoder, "_predict_batch", counted_predict)
     monkeypatch.setattr(verify, "verify", counted_verify)
-    monkeypatch.setattr(VERDICTS, "_items", OrderedDict())  # nothing from other tests
     return seen
 
 
@@ -165,16 +165,13 @@ def test_a_folder_and_its_backup_are_analysed_once(tmp_path: Path, calls: _Calls
     ]
 
 
-def test_a_backup_scanned_later_takes_the_stored_verdicts(
-    tmp_path: Path, calls: _Calls, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_backup_scanned_later_takes_the_stored_verdicts(tmp_path: Path, calls: _Calls) -> None:
     folder = tmp_path / "photos"
     _photos(folder / "2024")
     _, first, _ = _scan(tmp_path, folder)
     assert len(first) == 4 and calls.verified > 0
     # Another day, another process (nothing kept in memory): the backup joins the folder.
     shutil.copytree(folder / "2024", folder / "2024 backup")
-    monkeypatch.setattr(VERDICTS, "_items", OrderedDict())
     before = (calls.decodes, calls.embedded, calls.verified, calls.digests, calls.detected)
 
     out, images, pairs = _scan(tmp_path, folder)
@@ -186,6 +183,77 @@ def test_a_backup_scanned_later_takes_the_stored_verdicts(
     assert all(len(v) == 1 for v in verdicts.values()), verdicts
     assert verdicts[frozenset(("left.jpg", "right.jpg"))] == {"other_shot"}
     assert len(out["exact"]) == 3
+
+
+def test_only_verification_s_verdicts_pass_to_copies(tmp_path: Path) -> None:
+    """Capture data's "two shots" is a fact of the rows (EXIF, or a source's metadata where
+    EXIF is silent), not of the bytes: a copy from another source does not inherit it."""
+    folder = tmp_path / "photos"
+    _photos(folder / "2024")
+    shutil.copytree(folder / "2024", folder / "2024 backup")
+    _, images, _ = _scan(tmp_path, folder)
+    runtime = build_runtime(make_settings(tmp_path / "state"))
+    try:
+        with Session(runtime.ctx.engine) as session:
+            by_name: dict[str, list[Image]] = {}
+            for image in images:
+                by_name.setdefault(Path(image.source_id or "").name, []).append(image)
+            (l1, l2), (r1, r2) = by_name["left.jpg"], by_name["right.jpg"]
+            owner, shas = l1.owner_id, (l1.content_sha256, r1.content_sha256)
+            keys = [(min(a.id, b.id), max(a.id, b.id)) for a in (l1, l2) for b in (r1, r2)]
+            stored = [session.get(ImagePair, k) for k in keys]
+            assert all(p is not None and p.verdict == "other_shot" for p in stored)
+            # Only the first pair keeps a verdict, one the capture data gave.
+            for p in stored[1:]:
+                assert p is not None
+                p.verdict, p.explained = None, None
+            first = stored[0]
+            assert first is not None
+            first.explained, first.decided_by = None, "taken 3 min apart"
+            session.flush()
+            copied = contents_with_copies(session, owner, shas)
+            assert copied == {s for s in shas if s}
+            assert stored_pair(session, owner, keys[3], shas, copied) is stored[3]  # its own
+            # A verdict verification gave passes.
+            first.explained = 0.6
+            session.flush()
+            assert stored_pair(session, owner, keys[3], shas, copied) is first
+            # Another person's pairs never answer.
+            assert stored_pair(session, owner + 1, keys[3], shas, copied) is stored[3]
+    finally:
+        runtime.close()
+
+
+def test_a_copy_whose_twin_is_unreadable_is_analysed_itself(tmp_path: Path) -> None:
+    """The picture a content's copies wait on cannot be read (a file moved away in the middle
+    of a scan): each copy is decoded and run through the models itself."""
+    folder = tmp_path / "photos"
+    _photos(folder / "2024")
+    shutil.copytree(folder / "2024", folder / "2024 backup")
+    settings = make_settings(tmp_path / "state")  # models off: hashes only
+    runtime = build_runtime(settings)
+    try:
+        scan_folder(runtime.ctx, runtime.embedded_worker(), str(folder))
+    finally:
+        runtime.close()
+    runtime = build_runtime(make_settings(tmp_path / "state", **MODELS_ON))
+    try:
+        with runtime.ctx.session(write=True) as session:
+            images = list(session.exec(select(Image).order_by(Image.id)).all())
+            for image in images:
+                image.state = ImageState.HASHED
+                session.add(image)
+        gone = images[0]  # the first copy of its content the models would read
+        Path(gone.storage_key.removeprefix("file:")).unlink()
+        analyse_with_models(runtime.ctx, gone.owner_id)
+        with Session(runtime.ctx.engine) as session:
+            embedded = set(session.exec(select(ImageEmbedding.image_id)).all())
+    finally:
+        runtime.close()
+    twin = next(i for i in images[1:] if i.content_sha256 == gone.content_sha256)
+    assert gone.id not in embedded
+    assert twin.id in embedded
+    assert embedded == {i.id for i in images} - {gone.id}
 
 
 def _verification(verdict: verify.Verdict) -> verify.Verification:
