@@ -35,7 +35,7 @@ from backend.services.grouping.candidates import (
     thresholds_for,
     to_verify,
 )
-from backend.services.grouping.copied_pairs import contents_with_copies, stored_pair
+from backend.services.grouping.copied_pairs import stored_verdicts
 from backend.services.grouping.prepare import Verified, prepare_picture
 from backend.services.jobs import count_progress
 
@@ -67,13 +67,19 @@ def compare(
     thresholds = thresholds_for(ctx)
     people = _people(session, ctx, found) if thresholds.check_people else {}
     edges: list[_Stored] = []
-    copied = contents_with_copies(session, owner_id, (k.sha for k in known.values()))
+    # Verified in an earlier run, or a pair of byte copies of its pictures was.
+    to_check = {
+        p: (known[p[0]].sha, known[p[1]].sha)
+        for p, ev in found.items()
+        if p not in verified and to_verify(ev, thresholds)
+    }
+    stored = stored_verdicts(session, owner_id, to_check) if ctx.settings.verify_copies else {}
     for (a, b), ev in found.items():
         counts = (people[a], people[b]) if a in people and b in people else None
         ca, cb = known[a].capture, known[b].capture
         check = _Check()
         if to_verify(ev, thresholds):
-            check = _check(session, ctx, owner_id, known, verified, (a, b), copied)
+            check = _check(ctx, owner_id, known, verified, stored, (a, b))
         evidence = Evidence(
             ev.identical,
             ev.hash_distance,
@@ -156,13 +162,12 @@ class _Check:
 
 
 def _check(
-    session: Session,
     ctx: AppContext,
     owner_id: int,
     known: dict[int, Known],
     verified: Verified,
+    stored: dict[tuple[int, int], ImagePair],
     key: tuple[int, int],
-    copied: set[str],
 ) -> _Check:
     a, b = known[key[0]], known[key[1]]
     reason = different_shots(a.capture, b.capture)
@@ -172,16 +177,16 @@ def _check(
         return _Check()
     found = verified.get(key)
     if found is None:
-        stored = stored_pair(session, owner_id, key, (a.sha, b.sha), copied)
-        if stored is not None and stored.verdict is not None:  # verified in an earlier run
+        earlier = stored.get(key)
+        if earlier is not None and earlier.verdict is not None:
             return _Check(
-                stored.verdict == geometry.Verdict.OTHER_SHOT.value,
-                stored.verdict == geometry.Verdict.DIFFERENT.value,
-                stored.verdict,
-                stored.explained,
-                stored.inlier_ratio,
-                stored.decided_by,
-                stored.moved,
+                earlier.verdict == geometry.Verdict.OTHER_SHOT.value,
+                earlier.verdict == geometry.Verdict.DIFFERENT.value,
+                earlier.verdict,
+                earlier.explained,
+                earlier.inlier_ratio,
+                earlier.decided_by,
+                earlier.moved,
             )
         found = ctx.verdicts.get(owner_id, a.sha, b.sha)  # a byte copy's pair verified before
     if found is None:

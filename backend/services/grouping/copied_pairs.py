@@ -10,17 +10,19 @@ byte copy from another source need not share.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import batched
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from backend.core.verify import Verdict
 from backend.models import Image, ImagePair
+from backend.services.grouping.verdict_cache import content_pair
 
 
 def contents_with_copies(session: Session, owner_id: int, shas: Iterable[str | None]) -> set[str]:
-    """Those of these contents that more than one of the owner's images has: one query a
-    run, so a pair with no copies costs no search."""
+    """Those of these contents that more than one of the owner's images has: a pair with no
+    copies costs no search."""
     wanted = sorted({s for s in shas if s is not None})
     if not wanted:
         return set()
@@ -33,31 +35,45 @@ def contents_with_copies(session: Session, owner_id: int, shas: Iterable[str | N
     return {str(sha) for (sha,) in rows}
 
 
-def stored_pair(
+def stored_verdicts(
     session: Session,
     owner_id: int,
-    key: tuple[int, int],
-    shas: tuple[str | None, str | None],
-    copied: set[str],
-) -> ImagePair | None:
-    """The stored verdict of this pair, or else of a pair of byte copies of its two pictures
-    (``shas``: their contents; ``copied``: the contents with copies, contents_with_copies)."""
-    own = session.get(ImagePair, key)
-    if own is not None and own.verdict is not None:
-        return own
-    sha_a, sha_b = shas
-    if sha_a is None or sha_b is None or sha_a == sha_b or not {sha_a, sha_b} & copied:
-        return own
-    twins: dict[str, list[int]] = {sha_a: [], sha_b: []}
-    for image_id, sha in session.execute(
-        sa.select(col(Image.id), col(Image.content_sha256)).where(
-            col(Image.owner_id) == owner_id, col(Image.content_sha256).in_((sha_a, sha_b))
+    wanted: dict[tuple[int, int], tuple[str | None, str | None]],
+) -> dict[tuple[int, int], ImagePair]:
+    """For each pair of ``wanted`` (the contents of its two pictures by its key): its own
+    stored row with a verdict, or else the stored pair of byte copies of its two pictures
+    that verification decided (the first by ids: the same one every time). Pairs with
+    neither are left out. A few queries a run, however many pairs."""
+    out: dict[tuple[int, int], ImagePair] = {}
+    for chunk in batched(sorted(wanted), 500):
+        own = session.execute(
+            sa.select(ImagePair).where(
+                col(ImagePair.owner_id) == owner_id,
+                sa.tuple_(col(ImagePair.image_a), col(ImagePair.image_b)).in_(chunk),
+                col(ImagePair.verdict).is_not(None),
+            )
         )
-    ):
-        twins[sha].append(image_id)
-    twin = session.execute(
+        out.update(((row.image_a, row.image_b), row) for row in own.scalars())
+    rest = {k: content_pair(*shas) for k, shas in wanted.items() if k not in out}
+    copied = contents_with_copies(session, owner_id, (s for p in rest.values() if p for s in p))
+    wanted_now = {k: p for k, p in rest.items() if p is not None and set(p) & copied}
+    if not wanted_now:
+        return out
+    rows = session.execute(
+        sa.select(col(Image.id), col(Image.content_sha256)).where(
+            col(Image.owner_id) == owner_id,
+            col(Image.content_sha256).in_(sorted({s for p in wanted_now.values() for s in p})),
+        )
+    )
+    content = {int(image_id): str(sha) for image_id, sha in rows}
+    ids = sorted(content)
+    by_contents: dict[tuple[str, str], ImagePair] = {}
+    for row in session.execute(
         sa.select(ImagePair)
         .where(
+            col(ImagePair.owner_id) == owner_id,
+            col(ImagePair.image_a).in_(ids),
+            col(ImagePair.image_b).in_(ids),
             col(ImagePair.verdict).is_not(None),
             # Not the capture data's "two shots" (no share explained: see above).
             sa.not_(
@@ -66,18 +82,13 @@ def stored_pair(
                     col(ImagePair.explained).is_(None),
                 )
             ),
-            sa.or_(
-                sa.and_(
-                    col(ImagePair.image_a).in_(twins[sha_a]),
-                    col(ImagePair.image_b).in_(twins[sha_b]),
-                ),
-                sa.and_(
-                    col(ImagePair.image_a).in_(twins[sha_b]),
-                    col(ImagePair.image_b).in_(twins[sha_a]),
-                ),
-            ),
         )
-        .order_by(col(ImagePair.image_a), col(ImagePair.image_b))  # the same one every time
-        .limit(1)
-    ).scalar()
-    return twin or own
+        .order_by(col(ImagePair.image_a), col(ImagePair.image_b))
+    ).scalars():
+        pair = content_pair(content[row.image_a], content[row.image_b])
+        if pair is not None:
+            by_contents.setdefault(pair, row)
+    for key, pair in wanted_now.items():
+        if pair in by_contents:
+            out[key] = by_contents[pair]
+    return out

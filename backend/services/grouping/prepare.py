@@ -39,7 +39,7 @@ from backend.services.grouping.candidates import (
     thresholds_for,
     to_verify,
 )
-from backend.services.grouping.copied_pairs import contents_with_copies, stored_pair
+from backend.services.grouping.copied_pairs import stored_verdicts
 from backend.services.grouping.picture_cache import PICTURES, REDUCED
 from backend.services.grouping.verdict_cache import content_pair
 from backend.services.storage.blobstore import BlobNotFound, BlobStore
@@ -144,8 +144,11 @@ def prepare_verification(
         if not verify and not thresholds.check_people:
             return gathered, {}, set()
         near = {p for p, ev in found.items() if to_verify(ev, thresholds)}
-        copied = contents_with_copies(session, owner_id, (known[i].sha for p in near for i in p))
-        earlier = {p: _stored_verdict(session, owner_id, p, known, copied) for p in near}
+        # Verified in an earlier run, or a pair of byte copies of its pictures was.
+        stored = stored_verdicts(
+            session, owner_id, {p: (known[p[0]].sha, known[p[1]].sha) for p in near}
+        )
+        earlier = {p: stored[p].verdict if p in stored else None for p in near}
         involved = {i for p in near for i in p}
         # Pictures already known to be one photograph: identical, or a stored copy pair.
         same = [p for p, ev in found.items() if ev.identical and set(p) <= involved]
@@ -278,19 +281,6 @@ def _stored_copies(session: Session, owner_id: int, ids: set[int]) -> list[tuple
         )
     ).all()
     return [(a, b) for a, b in rows]
-
-
-def _stored_verdict(
-    session: Session,
-    owner_id: int,
-    key: tuple[int, int],
-    known: dict[int, Known],
-    copied: set[str],
-) -> str | None:
-    """The verdict of a pair verified in an earlier run (or of a pair of byte copies of its
-    pictures), if any."""
-    stored = stored_pair(session, owner_id, key, (known[key[0]].sha, known[key[1]].sha), copied)
-    return stored.verdict if stored is not None else None
 
 
 def prepare_picture(

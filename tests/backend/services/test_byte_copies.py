@@ -19,7 +19,7 @@ from backend.models import Image, ImageEmbedding, ImageObject, ImagePair, ImageS
 from backend.runtime import build_runtime
 from backend.services.features.analyse_models import analyse_with_models
 from backend.services.grouping import candidates
-from backend.services.grouping.copied_pairs import contents_with_copies, stored_pair
+from backend.services.grouping.copied_pairs import stored_verdicts
 from backend.services.grouping.verdict_cache import VerdictCache
 from backend.services.scan import scan_folder
 from tests.helpers.app import MODELS_ON, make_settings
@@ -211,15 +211,20 @@ def test_only_verification_s_verdicts_pass_to_copies(tmp_path: Path) -> None:
             assert first is not None
             first.explained, first.decided_by = None, "taken 3 min apart"
             session.flush()
-            copied = contents_with_copies(session, owner, shas)
-            assert copied == {s for s in shas if s}
-            assert stored_pair(session, owner, keys[3], shas, copied) is stored[3]  # its own
+            wanted = {keys[3]: shas}
+            assert stored_verdicts(session, owner, wanted) == {}  # nothing verified it
             # A verdict verification gave passes.
             first.explained = 0.6
             session.flush()
-            assert stored_pair(session, owner, keys[3], shas, copied) is first
+            assert stored_verdicts(session, owner, wanted) == {keys[3]: first}
+            # Its own verdict comes first.
+            last = stored[3]
+            assert last is not None
+            last.verdict = "copy"
+            session.flush()
+            assert stored_verdicts(session, owner, wanted) == {keys[3]: last}
             # Another person's pairs never answer.
-            assert stored_pair(session, owner + 1, keys[3], shas, copied) is stored[3]
+            assert stored_verdicts(session, owner + 1, wanted) == {}
     finally:
         runtime.close()
 
