@@ -88,7 +88,7 @@ def detect(ctx: AppContext, owner_id: int, image_ids: Iterable[int]) -> int | No
     # Copies whose content's first picture was unreadable (a file read in place): their own.
     left = [(i, keys[i]) for i in copies if i not in taken]
     again = _detect(ctx, owner_id, left) if left else {}
-    return len(looked) + len(taken) + len(again or {})
+    return None if again is None else len(looked) + len(taken) + len(again)
 
 
 def _detect(

@@ -9,9 +9,9 @@ pictures never answer for another's.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
+
+from backend.services.grouping.sized_cache import SizedCache
 
 if TYPE_CHECKING:  # the context holds a cache at every start: OpenCV loads with the verifier
     from backend.core.verify import Verification
@@ -33,34 +33,18 @@ class VerdictCache:
     """Least recently used first out, ``limit`` verdicts at most."""
 
     def __init__(self, limit: int = LIMIT) -> None:
-        self._limit = limit
-        self._items: OrderedDict[tuple[int, str, str], Verification] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: SizedCache[Verification] = SizedCache(limit, lambda _: 1)
 
     def get(self, owner_id: int, sha_a: str | None, sha_b: str | None) -> Verification | None:
         pair = content_pair(sha_a, sha_b)
-        if pair is None:
-            return None
-        key = (owner_id, *pair)
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+        return None if pair is None else self._items.get(f"{owner_id}:{pair}", lambda: None)
 
     def put(
         self, owner_id: int, sha_a: str | None, sha_b: str | None, verdict: Verification
     ) -> None:
         pair = content_pair(sha_a, sha_b)
-        if pair is None:
-            return
-        key = (owner_id, *pair)
-        with self._lock:
-            self._items[key] = verdict
-            self._items.move_to_end(key)
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
+        if pair is not None:
+            self._items.put(f"{owner_id}:{pair}", verdict)
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
+        return len(self._items)
