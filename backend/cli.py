@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from backend.heap import freeze_startup_objects
+from backend.heap import defer_collection, freeze_startup_objects
 from backend_scraper.cli import add_scrape_parser, run_scrape
 
 # Each command imports what it needs when it runs: `--help` and a scan of a small folder must
@@ -19,6 +19,11 @@ from backend_scraper.cli import add_scrape_parser, run_scrape
 if TYPE_CHECKING:
     from backend.config import Settings
     from backend.services.scan import ScanReport
+
+
+# Commands that freeze the start-up heap themselves once loaded (see backend/heap.py); the
+# program turns the collector back on before any other command's work.
+LOADS_THEN_FREEZES = frozenset({"scan", "import-takeout"})
 
 
 def _size(n: float) -> str:
@@ -431,10 +436,21 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
     args = parser.parse_args(argv)
     args.program = program
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
     from backend.config import Settings
 
     overrides = {"DUPFINDER_DATA_DIR": args.data_dir} if args.data_dir else {}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except (ValidationError, SettingsError) as exc:
+        from backend.config.problems import settings_problems
+
+        print("dupfinder: a setting is not valid (environment or .env):", file=sys.stderr)
+        for line in settings_problems(exc):
+            print(f"  {line}", file=sys.stderr)
+        return 2
     handlers = {
         "scan": cmd_scan,
         "undo": cmd_undo,
@@ -445,6 +461,8 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
         "models": cmd_models,
         "scrape": cmd_scrape,
     }
+    if program and args.command not in LOADS_THEN_FREEZES:
+        freeze_startup_objects()  # the collector runs again before the command's work
     try:
         return handlers[args.command](args, settings)
     except KeyboardInterrupt:
@@ -454,6 +472,7 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
 
 def run() -> NoReturn:
     """The `dupfinder` program."""
+    defer_collection()
     code = main(program=True)
     freeze_startup_objects()  # the process ends: its last collection need not walk the heap
     sys.exit(code)

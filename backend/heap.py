@@ -8,9 +8,19 @@ from __future__ import annotations
 import gc
 
 
+def defer_collection() -> None:
+    """The program's first step: while it loads, the collector would walk the young objects
+    every 2,000 allocations (generation 0) and again and again as they age, to find nothing:
+    what start-up makes lives as long as the process. ``freeze_startup_objects`` turns it back
+    on. Only for a whole process."""
+    gc.disable()
+
+
 def freeze_startup_objects() -> None:
     """Call once the program has loaded what it needs, and again as it exits: what exists then
     is never collected (it would not be anyway, or the process ends), and collections only look
-    at what was made since. Only for a whole process: in one that goes on (a test calling
-    ``main``), the garbage not yet collected would be kept for good."""
+    at what was made since; the collector runs again from here. Only for a whole process: in one
+    that goes on (a test calling ``main``), the garbage not yet collected would be kept for
+    good."""
     gc.freeze()
+    gc.enable()

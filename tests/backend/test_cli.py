@@ -83,6 +83,40 @@ def test_data_dir_from_environment(
     assert code == 0 and (tmp_path / "env-state" / "dupfinder.sqlite3").is_file()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        (
+            "DUPFINDER_NEAR_DISTANCE",
+            "99",
+            "DUPFINDER_NEAR_DISTANCE: Input should be less than or equal to 16 (it is '99')",
+        ),
+        (
+            "DUPFINDER_CORS_ORIGINS",
+            "http://a,http://b",
+            'DUPFINDER_CORS_ORIGINS must be a JSON list, such as ["first", "second"]',
+        ),
+        ("ENVIRONMENT", "production", "DUPFINDER_SECRET_KEY must be set to a random string"),
+    ],
+)
+def test_a_bad_setting_is_named_not_a_traceback(
+    tmp_path: Path,
+    folder: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    said: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    state = tmp_path / "state"
+    code, out, err = run(capsys, "--data-dir", str(state), "scan", str(folder), "-q")
+    assert code == 2 and out == ""
+    assert err.startswith("dupfinder: a setting is not valid (environment or .env):\n")
+    assert said in err and "Traceback" not in err
+    assert not state.exists()  # refused before anything is made
+
+
 def test_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main([])
@@ -174,4 +208,21 @@ def test_the_program_freezes_its_start_up_heap_and_a_caller_keeps_its_collector(
         assert main(argv, program=True) == 0
         assert gc.get_freeze_count() > 10_000  # modules, classes, the ORM's mappings
     finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["scan", "FOLDER", "-q"]])
+def test_the_program_collects_again_once_loaded(
+    tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`run` turns the collector off while the program loads; every command turns it back on
+    before its work (a scan after loading its runtime, the others at once)."""
+    argv = ["--data-dir", str(tmp_path / "state")]
+    argv += [str(folder) if part == "FOLDER" else part for part in command]
+    gc.disable()  # as `run` does first
+    try:
+        assert main(argv, program=True) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
         gc.unfreeze()
