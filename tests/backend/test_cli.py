@@ -108,6 +108,7 @@ def test_a_bad_setting_is_named_not_a_traceback(
     value: str,
     said: str,
 ) -> None:
+    monkeypatch.delenv("DUPFINDER_SECRET_KEY", raising=False)  # production needs one set
     monkeypatch.setenv(variable, value)
     state = tmp_path / "state"
     code, out, err = run(capsys, "--data-dir", str(state), "scan", str(folder), "-q")
